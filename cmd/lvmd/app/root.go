@@ -1,0 +1,117 @@
+// Package app builds the lvmd command: serve (the default), prepare and discover.
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/toposuite/toposuite/internal/cli"
+	"github.com/toposuite/toposuite/internal/daemon"
+	"github.com/toposuite/toposuite/internal/httpserver"
+	"github.com/toposuite/toposuite/lvmd"
+	"github.com/toposuite/toposuite/lvmd/config"
+)
+
+// Options are lvmd's command-line settings; set flags override the file.
+type Options struct {
+	ConfigPath     string
+	SocketName     string
+	NodeName       string
+	MetricsAddress string
+	LVMPath        string
+	PollInterval   time.Duration
+	Log            cli.LogFlags
+}
+
+// RunFunc runs the daemon; tests inject their own.
+type RunFunc func(ctx context.Context, cfg *config.Config, log logr.Logger) error
+
+// NewCommand returns the lvmd command serving with Run.
+func NewCommand() *cobra.Command { return newCommand(Run) }
+
+func newCommand(run RunFunc) *cobra.Command {
+	o := &Options{}
+	cmd := cli.NewRoot("lvmd", "TopoLVM's LVM daemon: serves the storage daemon API on a unix socket",
+		`lvmd is the only program of TopoLVM that runs LVM. It serves the storage
+daemon API (create, resize, snapshot, remove and list logical volumes, and a
+capacity Watch stream) over gRPC on a unix socket.
+
+Subcommands prepare volume groups from disks and discover free disks.
+See docs/lvmd.md for the configuration file.`)
+	o.Log.Register(cmd)
+	cmd.PersistentFlags().StringVar(&o.ConfigPath, "config", "/etc/topolvm/lvmd.yaml", "configuration file")
+	f := cmd.Flags()
+	f.StringVar(&o.SocketName, "socket", "", "unix socket to serve on (overrides socketName)")
+	f.StringVar(&o.NodeName, "node-name", "", "node name for metrics labels (overrides nodeName)")
+	f.StringVar(&o.MetricsAddress, "metrics-address", "", "address of /metrics, /healthz and /readyz, e.g. :9280 (overrides metricsAddress)")
+	cmd.PersistentFlags().StringVar(&o.LVMPath, "lvm-path", "", "path of the lvm binary (overrides lvm.path)")
+	f.DurationVar(&o.PollInterval, "poll-interval", 0, "how often LVM is read for outside changes (overrides pollInterval)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		log, err := o.Log.Logger(cmd)
+		if err != nil {
+			return err
+		}
+		cfg, err := o.load(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return run(cli.ContextOrBackground(cmd), cfg, log)
+	}
+	cmd.AddCommand(newPrepareCommand(o), newDiscoverCommand(o))
+	return cmd
+}
+
+// load reads the config file and lays the flags that were set over it.
+func (o *Options) load(flags *pflag.FlagSet) (*config.Config, error) {
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if o.SocketName != "" {
+		cfg.SocketName = o.SocketName
+	}
+	if o.NodeName != "" {
+		cfg.NodeName = o.NodeName
+	}
+	if o.MetricsAddress != "" {
+		cfg.MetricsAddress = o.MetricsAddress
+	}
+	if o.LVMPath != "" {
+		cfg.LVM.Path = o.LVMPath
+	}
+	if flags.Changed("poll-interval") {
+		cfg.PollInterval = &metav1.Duration{Duration: o.PollInterval}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config %s:\n%w", o.ConfigPath, err)
+	}
+	return cfg, nil
+}
+
+// Run serves lvmd until ctx ends.
+func Run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inst, err := lvmd.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return inst.ServeUnix(ctx, cfg.SocketName) })
+	if cfg.MetricsAddress != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			daemon.NewCapacityCollector(inst.Hub, cfg.NodeName, lvmd.MetricNames))
+		g.Go(func() error { return httpserver.Serve(ctx, cfg.MetricsAddress, httpserver.Handler(reg, inst.Ready)) })
+	}
+	return g.Wait()
+}

@@ -1,0 +1,189 @@
+// Package lvmd is the LVM storage daemon's domain logic: it maps device
+// classes to volume groups and thin pools, keeps the capacity bookkeeping,
+// and creates, resizes, snapshots and removes logical volumes through the
+// lvm command layer. It implements daemon.Backend; package daemon serves it.
+//
+// State lives only in LVM: volumes carry the owner tag and a class tag, and
+// the bookkeeping is rebuilt from one `lvm fullreport` at start and on
+// every poll, so a restarted lvmd knows everything.
+//
+// Locking: each volume has its own lock (keylock), so requests for different
+// volumes run concurrently and LVM's own VG lock is the only serialisation
+// between them. A refresh (the poll) takes `rw` exclusively for the ~15 ms
+// its report runs, so that the figures it reads are never mixed with a
+// change in flight; changes hold `rw` shared.
+package lvmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+
+	"github.com/toposuite/toposuite/internal/keylock"
+	"github.com/toposuite/toposuite/internal/storage"
+	"github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/lvm"
+)
+
+// MaxVolumeBytes bounds requested sizes: LVM cannot address more than 8 EiB,
+// and bounding here keeps every size computation far from overflow.
+const MaxVolumeBytes int64 = 1 << 62
+
+// classTagPrefix + class name is the tag recording an LV's device class.
+const classTagPrefix = "toposuite.io/class="
+
+// Backend is lvmd's implementation of daemon.Backend.
+type Backend struct {
+	lvm     *lvm.Client
+	log     logr.Logger
+	classes []*class
+	byName  map[string]*class
+	deflt   *class
+	options map[string]optionClass
+	vgNames []string
+	// activation is false when LVM runs with activation disabled
+	// (metadata-only mode); volumes then have no device path.
+	activation bool
+
+	locks keylock.Map
+	rw    sync.RWMutex
+
+	mu sync.Mutex // guards st
+	st state
+}
+
+type class struct {
+	config.DeviceClass
+	spare int64
+}
+
+func (c *class) thin() bool { return c.Type == config.TypeThin }
+
+// poolKey is the key of the class's capacity pool in the bookkeeping: the
+// VG for thick classes, vg/pool for thin ones.
+func (c *class) poolKey() string {
+	if c.thin() {
+		return c.VolumeGroup + "/" + c.ThinPool.Name
+	}
+	return c.VolumeGroup
+}
+
+type optionClass struct {
+	args   []string
+	layout config.Layout
+}
+
+// New validates cfg, reads LVM once and returns the backend. It fails when a
+// class names a volume group or thin pool that does not exist.
+func New(ctx context.Context, cfg *config.Config, client *lvm.Client, log logr.Logger) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config:\n%w", err)
+	}
+	b := &Backend{
+		lvm:     client,
+		log:     log,
+		byName:  map[string]*class{},
+		options: map[string]optionClass{},
+		vgNames: cfg.VolumeGroupNames(),
+	}
+	for _, dc := range cfg.DeviceClasses {
+		c := &class{DeviceClass: dc, spare: dc.SpareBytes()}
+		b.classes = append(b.classes, c)
+		b.byName[dc.Name] = c
+		if dc.Default {
+			b.deflt = c
+		}
+	}
+	for _, oc := range cfg.LvcreateOptionClasses {
+		layout, _ := config.ParseLayout(oc.Options) // validated above
+		b.options[oc.Name] = optionClass{args: config.SplitOptions(oc.Options), layout: layout}
+	}
+	act, err := client.ActivationEnabled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.activation = act
+	if _, err := b.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	var missing []string
+	b.mu.Lock()
+	for _, c := range b.classes {
+		if _, ok := b.st.vgs[c.VolumeGroup]; !ok {
+			missing = append(missing, fmt.Sprintf("class %q: volume group %q does not exist", c.Name, c.VolumeGroup))
+		} else if c.thin() && b.st.pools[c.poolKey()] == nil {
+			missing = append(missing, fmt.Sprintf("class %q: thin pool %q does not exist", c.Name, c.poolKey()))
+		}
+	}
+	b.mu.Unlock()
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("invalid config:\n%s", strings.Join(missing, "\n"))
+	}
+	return b, nil
+}
+
+// resolve returns the class named (the default for "").
+func (b *Backend) resolve(name string) (*class, error) {
+	if name == "" {
+		return b.deflt, nil
+	}
+	c, ok := b.byName[name]
+	if !ok {
+		return nil, storage.Errorf(storage.ErrInvalid, "device class %q is not configured (configured: %s)", name, b.classNames())
+	}
+	return c, nil
+}
+
+func (b *Backend) classNames() string {
+	names := make([]string, len(b.classes))
+	for i, c := range b.classes {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// classOf returns the class an LV belongs to, by its class tag.
+func (b *Backend) classOf(lv lvm.LV) *class {
+	for _, t := range lv.Tags {
+		if name, ok := strings.CutPrefix(t, classTagPrefix); ok {
+			return b.byName[name]
+		}
+	}
+	return nil
+}
+
+func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
+	v := storage.Volume{
+		Name:      lv.Name,
+		Class:     c.Name,
+		SizeBytes: lv.Size,
+		Source:    lv.Origin,
+		Snapshot:  lv.Origin != "",
+		ReadOnly:  !lv.Attr.Writable(),
+		Health:    storage.HealthHealthy,
+	}
+	for _, t := range lv.Tags {
+		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) {
+			v.Tags = append(v.Tags, t)
+		}
+	}
+	if lv.Origin != "" && lv.Pool == "" && lv.OriginSize > 0 {
+		// A thick snapshot presents its origin's size; its own size is
+		// the copy-on-write space.
+		v.SizeBytes = lv.OriginSize
+	}
+	if lv.Attr.Active() {
+		v.Path = lv.Path
+	}
+	if msg := lv.Attr.Health(); msg != "" {
+		v.Health, v.HealthMessage = storage.HealthAbnormal, msg
+	}
+	if lv.Attr.VolumeType() == 'V' && lv.DataPercent >= 0 {
+		used := int64(float64(lv.Size) * lv.DataPercent / 100)
+		v.UsedBytes = &used
+	}
+	return v
+}

@@ -1,0 +1,328 @@
+// Package config is lvmd's one typed configuration: loaded strictly from
+// YAML (unknown or duplicate keys are errors), defaulted, overridden by
+// flags, and validated by the same Validate whether lvmd runs standalone or
+// embedded in the node plugin.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/toposuite/toposuite/lvmd/lvm"
+)
+
+// Defaults.
+const (
+	DefaultSocketName   = "/run/topolvm/lvmd.sock"
+	DefaultLVMPath      = "/sbin/lvm"
+	DefaultPollInterval = time.Second
+	DefaultLVMTimeout   = 10 * time.Minute
+	// DefaultSpare matches upstream TopoLVM's spare-gb default: space kept
+	// free in a thick volume group for LVM metadata growth and emergencies.
+	DefaultSpare = "10Gi"
+	// OwnerTag marks every LV lvmd creates; lvmd never lists, resizes or
+	// removes an LV without it.
+	OwnerTag = "toposuite.io/owned"
+)
+
+// Config is lvmd's configuration.
+type Config struct {
+	// SocketName is the unix socket lvmd serves on (standalone only).
+	SocketName string `json:"socketName,omitempty"`
+	// NodeName labels metrics; defaults to the NODE_NAME variable or the host name.
+	NodeName string `json:"nodeName,omitempty"`
+	// MetricsAddress serves Prometheus metrics and health (standalone only); empty disables.
+	MetricsAddress string `json:"metricsAddress,omitempty"`
+	// PollInterval is how often LVM is read to see changes made outside lvmd.
+	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+	// LVM says how to run LVM.
+	LVM LVMSettings `json:"lvm,omitempty"`
+	// DeviceClasses map class names to volume groups or thin pools.
+	DeviceClasses []DeviceClass `json:"deviceClasses"`
+	// LvcreateOptionClasses are named sets of extra lvcreate options.
+	LvcreateOptionClasses []OptionClass `json:"lvcreateOptionClasses,omitempty"`
+	// VolumeGroups declares the devices `lvmd prepare` builds volume groups from.
+	VolumeGroups []VolumeGroup `json:"volumeGroups,omitempty"`
+}
+
+// LVMSettings are how lvmd runs LVM commands.
+type LVMSettings struct {
+	// Path of the lvm binary.
+	Path string `json:"path,omitempty"`
+	// CommandPrefix runs before every command, e.g. [nsenter, -t, "1", -m, -u, -i, -n, -p, --].
+	CommandPrefix []string `json:"commandPrefix,omitempty"`
+	// Env is added to LVM's environment, e.g. LVM_SYSTEM_DIR.
+	Env map[string]string `json:"env,omitempty"`
+	// Timeout bounds every LVM command.
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// Class types.
+const (
+	TypeThick = "thick"
+	TypeThin  = "thin"
+)
+
+// DeviceClass maps a class to a volume group (thick) or a thin pool in it.
+type DeviceClass struct {
+	Name        string `json:"name"`
+	VolumeGroup string `json:"volumeGroup"`
+	Default     bool   `json:"default,omitempty"`
+	// Type is thick (default) or thin.
+	Type string `json:"type,omitempty"`
+	// Spare is kept free in the volume group (thick classes); default 10Gi.
+	Spare *resource.Quantity `json:"spare,omitempty"`
+	// Stripes and StripeSize (lvcreate -i and -I) for thick classes.
+	Stripes    int    `json:"stripes,omitempty"`
+	StripeSize string `json:"stripeSize,omitempty"`
+	// ThinPool is required for thin classes.
+	ThinPool *ThinPool `json:"thinPool,omitempty"`
+}
+
+// ThinPool is the thin pool of a thin class.
+type ThinPool struct {
+	Name string `json:"name"`
+	// OverprovisionRatio: the sum of thin volume sizes may reach ratio x pool size (>= 1).
+	OverprovisionRatio float64 `json:"overprovisionRatio"`
+}
+
+// OptionClass is a named list of lvcreate options written by the
+// administrator; only these options ever reach lvcreate from a request.
+type OptionClass struct {
+	Name    string   `json:"name"`
+	Options []string `json:"options"`
+}
+
+// VolumeGroup declares what `lvmd prepare` builds.
+type VolumeGroup struct {
+	Name string `json:"name"`
+	// Devices are block devices (paths) to make physical volumes of.
+	Devices []string `json:"devices,omitempty"`
+	// LoopFiles are files backed by loop devices: for development only.
+	LoopFiles []LoopFile `json:"loopFiles,omitempty"`
+	// Wipe lists devices whose existing signatures may be erased. Nothing
+	// is ever wiped unless it is named here.
+	Wipe []string `json:"wipe,omitempty"`
+	// MinDeviceSize refuses smaller devices; default 1Gi.
+	MinDeviceSize *resource.Quantity `json:"minDeviceSize,omitempty"`
+}
+
+// LoopFile is a sparse file attached to a loop device by prepare.
+type LoopFile struct {
+	Path string             `json:"path"`
+	Size *resource.Quantity `json:"size"`
+}
+
+// Load reads a config file strictly, applies defaults and validates it.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly and applies defaults, without validating.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, err
+	}
+	c.Default()
+	return &c, nil
+}
+
+// Default fills unset fields.
+func (c *Config) Default() {
+	if c.SocketName == "" {
+		c.SocketName = DefaultSocketName
+	}
+	if c.NodeName == "" {
+		c.NodeName = os.Getenv("NODE_NAME")
+	}
+	if c.NodeName == "" {
+		c.NodeName, _ = os.Hostname()
+	}
+	if c.PollInterval == nil {
+		c.PollInterval = &metav1.Duration{Duration: DefaultPollInterval}
+	}
+	if c.LVM.Path == "" {
+		c.LVM.Path = DefaultLVMPath
+	}
+	if c.LVM.Timeout == nil {
+		c.LVM.Timeout = &metav1.Duration{Duration: DefaultLVMTimeout}
+	}
+	for i := range c.DeviceClasses {
+		dc := &c.DeviceClasses[i]
+		if dc.Type == "" {
+			dc.Type = TypeThick
+		}
+		if dc.Spare == nil && dc.Type == TypeThick {
+			q := resource.MustParse(DefaultSpare)
+			dc.Spare = &q
+		}
+	}
+	for i := range c.VolumeGroups {
+		if c.VolumeGroups[i].MinDeviceSize == nil {
+			q := resource.MustParse("1Gi")
+			c.VolumeGroups[i].MinDeviceSize = &q
+		}
+	}
+}
+
+// Validate checks the config; every problem is reported, one per line.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(c.DeviceClasses) == 0 {
+		add("deviceClasses: at least one device class is required")
+	}
+	names := map[string]bool{}
+	thinPools := map[string]bool{}
+	defaults := 0
+	for i, dc := range c.DeviceClasses {
+		p := fmt.Sprintf("deviceClasses[%d]", i)
+		if dc.Name == "" {
+			add("%s.name: required", p)
+		} else if names[dc.Name] {
+			add("%s.name: %q is used twice", p, dc.Name)
+		}
+		names[dc.Name] = true
+		if err := lvm.ValidateVGName(dc.VolumeGroup); err != nil {
+			add("%s.volumeGroup: %v", p, err)
+		}
+		if dc.Default {
+			defaults++
+		}
+		if dc.Spare != nil && dc.Spare.Sign() < 0 {
+			add("%s.spare: must not be negative", p)
+		}
+		switch dc.Type {
+		case TypeThick:
+			if dc.ThinPool != nil {
+				add("%s.thinPool: only thin classes have a thin pool", p)
+			}
+			if dc.Stripes < 0 {
+				add("%s.stripes: must not be negative", p)
+			}
+			if dc.StripeSize != "" && dc.Stripes < 2 {
+				add("%s.stripeSize: needs stripes >= 2", p)
+			}
+		case TypeThin:
+			if dc.ThinPool == nil {
+				add("%s.thinPool: required for thin classes", p)
+				break
+			}
+			if err := lvm.ValidateName(dc.ThinPool.Name); err != nil {
+				add("%s.thinPool.name: %v", p, err)
+			}
+			key := dc.VolumeGroup + "/" + dc.ThinPool.Name
+			if thinPools[key] {
+				add("%s.thinPool: %s is used by two classes", p, key)
+			}
+			thinPools[key] = true
+			if dc.ThinPool.OverprovisionRatio < 1 {
+				add("%s.thinPool.overprovisionRatio: must be at least 1", p)
+			}
+			if dc.Stripes != 0 || dc.StripeSize != "" {
+				add("%s: stripes apply to thick classes only", p)
+			}
+		default:
+			add("%s.type: %q is not thick or thin", p, dc.Type)
+		}
+	}
+	if len(c.DeviceClasses) > 0 && defaults != 1 {
+		add("deviceClasses: exactly one class must be the default, found %d", defaults)
+	}
+	ocNames := map[string]bool{}
+	for i, oc := range c.LvcreateOptionClasses {
+		p := fmt.Sprintf("lvcreateOptionClasses[%d]", i)
+		if oc.Name == "" {
+			add("%s.name: required", p)
+		} else if ocNames[oc.Name] {
+			add("%s.name: %q is used twice", p, oc.Name)
+		}
+		ocNames[oc.Name] = true
+		if len(oc.Options) == 0 {
+			add("%s.options: at least one option is required", p)
+		}
+		if _, err := ParseLayout(oc.Options); err != nil {
+			add("%s.options: %v", p, err)
+		}
+	}
+	vgNames := map[string]bool{}
+	for i, vg := range c.VolumeGroups {
+		p := fmt.Sprintf("volumeGroups[%d]", i)
+		if err := lvm.ValidateVGName(vg.Name); err != nil {
+			add("%s.name: %v", p, err)
+		}
+		if vgNames[vg.Name] {
+			add("%s.name: %q is declared twice", p, vg.Name)
+		}
+		vgNames[vg.Name] = true
+		if len(vg.Devices)+len(vg.LoopFiles) == 0 {
+			add("%s: needs devices or loopFiles", p)
+		}
+		for j, lf := range vg.LoopFiles {
+			if lf.Path == "" || lf.Size == nil || lf.Size.Sign() <= 0 {
+				add("%s.loopFiles[%d]: path and a positive size are required", p, j)
+			}
+		}
+	}
+	if c.PollInterval != nil && c.PollInterval.Duration <= 0 {
+		add("pollInterval: must be positive")
+	}
+	if c.LVM.Timeout != nil && c.LVM.Timeout.Duration <= 0 {
+		add("lvm.timeout: must be positive")
+	}
+	for k := range c.LVM.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			add("lvm.env: %q is not a variable name", k)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnvList returns LVM.Env as KEY=VALUE entries in a stable order.
+func (s LVMSettings) EnvList() []string {
+	out := make([]string, 0, len(s.Env))
+	for k, v := range s.Env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SpareBytes returns the class's spare space in bytes.
+func (dc DeviceClass) SpareBytes() int64 {
+	if dc.Spare == nil {
+		return 0
+	}
+	return dc.Spare.Value()
+}
+
+// VolumeGroupNames returns the distinct volume groups the classes use.
+func (c *Config) VolumeGroupNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, dc := range c.DeviceClasses {
+		if !seen[dc.VolumeGroup] {
+			seen[dc.VolumeGroup] = true
+			out = append(out, dc.VolumeGroup)
+		}
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+package lvmd
+
+import (
+	"context"
+
+	"github.com/go-logr/logr"
+
+	"github.com/toposuite/toposuite/internal/daemon"
+	"github.com/toposuite/toposuite/internal/exec"
+	"github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/lvm"
+)
+
+// MetricNames keeps upstream TopoLVM's metric names, so existing dashboards
+// and alerts keep working.
+var MetricNames = daemon.MetricNames{
+	SizeBytes:           "topolvm_volumegroup_size_bytes",
+	AvailableBytes:      "topolvm_volumegroup_available_bytes",
+	ThinSizeBytes:       "topolvm_thinpool_size_bytes",
+	ThinDataPercent:     "topolvm_thinpool_data_percent",
+	ThinMetadataPercent: "topolvm_thinpool_metadata_percent",
+	ThinAvailableBytes:  "topolvm_thinpool_overprovisioned_available",
+}
+
+// NewLVMClient returns the LVM command layer configured by cfg.LVM.
+func NewLVMClient(cfg *config.Config) *lvm.Client {
+	r := exec.NewLocal(exec.Options{Prefix: cfg.LVM.CommandPrefix, Env: cfg.LVM.EnvList(), Timeout: cfg.LVM.Timeout.Duration})
+	return lvm.New(r, cfg.LVM.Path)
+}
+
+// Start validates cfg, connects to LVM and starts lvmd's daemon (capacity
+// polling until ctx ends). Standalone lvmd serves the result on its socket;
+// a node plugin embedding lvmd serves it in process. Both come through here.
+func Start(ctx context.Context, cfg *config.Config, log logr.Logger) (*daemon.Instance, error) {
+	b, err := New(ctx, cfg, NewLVMClient(cfg), log)
+	if err != nil {
+		return nil, err
+	}
+	return daemon.Start(ctx, b, cfg.PollInterval.Duration, log), nil
+}

@@ -1,0 +1,374 @@
+package lvmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/toposuite/toposuite/internal/storage"
+	"github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/lvm"
+)
+
+func validateSize(size int64) error {
+	if size <= 0 {
+		return storage.Errorf(storage.ErrInvalid, "size %d must be positive", size)
+	}
+	if size > MaxVolumeBytes {
+		return storage.Errorf(storage.ErrInvalid, "size %d is larger than the largest volume lvmd creates (%d bytes)", size, MaxVolumeBytes)
+	}
+	return nil
+}
+
+func roundUp(n, unit int64) int64 { return (n + unit - 1) / unit * unit }
+
+// tags returns the tags every volume of class c carries.
+func tags(c *class) []string { return []string{config.OwnerTag, classTagPrefix + c.Name} }
+
+// plan is what a create will take and how it will be rounded.
+type plan struct {
+	size, footprint int64
+	options         []string
+}
+
+func (b *Backend) planCreate(c *class, size int64, optionsClass string) (plan, error) {
+	extent, ok := b.extent(c.VolumeGroup)
+	if !ok {
+		return plan{}, storage.Errorf(storage.ErrPrecondition, "volume group %q of class %q does not exist", c.VolumeGroup, c.Name)
+	}
+	if c.thin() {
+		if optionsClass != "" {
+			return plan{}, storage.Errorf(storage.ErrInvalid, "options class %q cannot be used with thin class %q", optionsClass, c.Name)
+		}
+		s := roundUp(size, extent)
+		return plan{size: s, footprint: s}, nil
+	}
+	layout := config.Layout{Type: "linear", Stripes: c.Stripes}
+	var opts []string
+	if optionsClass != "" {
+		oc, ok := b.options[optionsClass]
+		if !ok {
+			return plan{}, storage.Errorf(storage.ErrInvalid, "lvcreate options class %q is not configured", optionsClass)
+		}
+		layout, opts = oc.layout, oc.args
+	}
+	unit := extent * int64(max(layout.Stripes, 1))
+	return plan{size: roundUp(size, unit), footprint: layout.Footprint(size, extent), options: opts}, nil
+}
+
+// CreateVolume implements daemon.Backend.
+func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (storage.Volume, error) {
+	c, err := b.resolve(req.Class)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	if err := lvm.ValidateName(req.Name); err != nil {
+		return storage.Volume{}, err
+	}
+	if err := validateSize(req.SizeBytes); err != nil {
+		return storage.Volume{}, err
+	}
+	key := c.VolumeGroup + "/" + req.Name
+	defer b.locks.Lock(key)()
+	b.rw.RLock()
+	defer b.rw.RUnlock()
+
+	p, err := b.planCreate(c, req.SizeBytes, req.OptionsClass)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	if !b.reserve(c, p.footprint) {
+		// Before saying no, make sure this is not a retry of a create that
+		// succeeded: idempotency wins over the capacity check.
+		if v, err := b.existing(ctx, c, req.Name, p.size); err == nil || !errors.Is(err, storage.ErrNotFound) {
+			return v, err
+		}
+		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, the volume needs %d", c.Name, max(0, b.available(c)), p.footprint)
+	}
+	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: req.Name, SizeBytes: p.size, Options: p.options, Tags: tags(c)}
+	if c.thin() {
+		args.ThinPool = c.ThinPool.Name
+	} else {
+		args.Stripes, args.StripeSize = c.Stripes, c.StripeSize
+	}
+	err = b.lvm.Create(ctx, args)
+	if err != nil {
+		b.settle(c, p.footprint, key, nil)
+		if errors.Is(err, storage.ErrExists) {
+			return b.existing(ctx, c, req.Name, p.size)
+		}
+		return storage.Volume{}, err
+	}
+	b.settle(c, p.footprint, key, &lvState{footprint: p.footprint, poolKey: c.poolKey()})
+	return storage.Volume{
+		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: b.path(c, req.Name), Health: storage.HealthHealthy,
+	}, nil
+}
+
+func (b *Backend) available(c *class) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.availableLocked(c)
+}
+
+// path is where LVM puts the device of an active LV.
+func (b *Backend) path(c *class, name string) string {
+	if !b.activation {
+		return ""
+	}
+	return "/dev/" + c.VolumeGroup + "/" + name
+}
+
+// existing returns the volume of that name when it is the one a create asked
+// for (owned, same class, same rounded size), AlreadyExists otherwise.
+func (b *Backend) existing(ctx context.Context, c *class, name string, size int64) (storage.Volume, error) {
+	lv, err := b.lvm.LV(ctx, c.VolumeGroup, name)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	if !lv.HasTag(config.OwnerTag) {
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "logical volume %s/%s exists and is not managed by lvmd", c.VolumeGroup, name)
+	}
+	if got := b.classOf(lv); got != c {
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists in another device class", name)
+	}
+	if lv.Size != size {
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists with size %d, not %d", name, lv.Size, size)
+	}
+	return b.toVolume(c, lv), nil
+}
+
+// owned returns an LV of class c that lvmd manages; NotFound otherwise
+// (an LV that is not ours is, for the API, not there).
+func (b *Backend) owned(ctx context.Context, c *class, name string) (lvm.LV, error) {
+	lv, err := b.lvm.LV(ctx, c.VolumeGroup, name)
+	if err != nil {
+		return lvm.LV{}, err
+	}
+	if !lv.HasTag(config.OwnerTag) || b.classOf(lv) != c {
+		return lvm.LV{}, storage.Errorf(storage.ErrNotFound, "volume %q not found in class %q", name, c.Name)
+	}
+	return lv, nil
+}
+
+// CreateSnapshot implements daemon.Backend.
+func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotRequest) (storage.Volume, error) {
+	c, err := b.resolve(req.Class)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	for _, n := range []string{req.Name, req.Source} {
+		if err := lvm.ValidateName(n); err != nil {
+			return storage.Volume{}, err
+		}
+	}
+	if req.SizeBytes > MaxVolumeBytes {
+		return storage.Volume{}, validateSize(req.SizeBytes)
+	}
+	key := c.VolumeGroup + "/" + req.Name
+	defer b.locks.Lock(key)()
+	b.rw.RLock()
+	defer b.rw.RUnlock()
+
+	src, err := b.owned(ctx, c, req.Source)
+	if err != nil {
+		return storage.Volume{}, fmt.Errorf("snapshot source: %w", err)
+	}
+	if src.Origin != "" && !c.thin() {
+		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is a thick snapshot; LVM cannot snapshot it", req.Source)
+	}
+	if lv, err := b.lvm.LV(ctx, c.VolumeGroup, req.Name); err == nil {
+		return b.sameSnapshot(c, lv, req, src)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Volume{}, err
+	}
+
+	extent, _ := b.extent(c.VolumeGroup)
+	args := lvm.SnapshotArgs{VG: c.VolumeGroup, Name: req.Name, Source: req.Source, ReadOnly: req.ReadOnly, Tags: tags(c)}
+	var footprint, grow int64
+	if c.thin() {
+		// A thin snapshot has its source's size; a bigger one is grown after.
+		footprint = src.Size
+		if req.SizeBytes > src.Size {
+			grow = roundUp(req.SizeBytes, extent)
+			footprint = grow
+		}
+	} else {
+		if req.SizeBytes == 0 {
+			return storage.Volume{}, storage.Errorf(storage.ErrInvalid, "thick snapshots need a size (their copy-on-write space)")
+		}
+		args.SizeBytes = roundUp(req.SizeBytes, extent)
+		footprint = args.SizeBytes
+	}
+	if req.SizeBytes > 0 && req.SizeBytes < src.Size && c.thin() {
+		return storage.Volume{}, storage.Errorf(storage.ErrInvalid, "snapshot size %d is smaller than its source (%d bytes)", req.SizeBytes, src.Size)
+	}
+	if !b.reserve(c, footprint) {
+		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, the snapshot needs %d", c.Name, max(0, b.available(c)), footprint)
+	}
+	err = b.lvm.Snapshot(ctx, args)
+	if err == nil && grow > 0 {
+		if err = b.lvm.Extend(ctx, c.VolumeGroup, req.Name, grow); err != nil {
+			err = fmt.Errorf("snapshot %q was created but could not be grown to %d bytes: %w", req.Name, grow, err)
+		}
+	}
+	if err != nil {
+		b.settle(c, footprint, key, nil)
+		return storage.Volume{}, err
+	}
+	st := lvState{footprint: footprint, poolKey: c.poolKey()}
+	if !c.thin() {
+		st.origin = req.Source
+	}
+	b.settle(c, footprint, key, &st)
+	size := src.Size
+	if grow > 0 {
+		size = grow
+	}
+	return storage.Volume{
+		Name: req.Name, Class: c.Name, SizeBytes: size, Path: b.path(c, req.Name), Source: req.Source,
+		Snapshot: true, ReadOnly: req.ReadOnly, Health: storage.HealthHealthy,
+	}, nil
+}
+
+func (b *Backend) sameSnapshot(c *class, lv lvm.LV, req storage.SnapshotRequest, src lvm.LV) (storage.Volume, error) {
+	switch {
+	case !lv.HasTag(config.OwnerTag) || b.classOf(lv) != c:
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists and is not a snapshot of this class", req.Name)
+	case lv.Origin != req.Source:
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists and is not a snapshot of %q", req.Name, req.Source)
+	case lv.Attr.Writable() == req.ReadOnly:
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "snapshot %q exists with another read-only setting", req.Name)
+	case c.thin() && req.SizeBytes > src.Size && lv.Size < req.SizeBytes:
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "snapshot %q exists with size %d, smaller than %d", req.Name, lv.Size, req.SizeBytes)
+	}
+	return b.toVolume(c, lv), nil
+}
+
+// ResizeVolume implements daemon.Backend.
+func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size int64) (storage.Volume, error) {
+	c, err := b.resolve(className)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	if err := lvm.ValidateName(name); err != nil {
+		return storage.Volume{}, err
+	}
+	if err := validateSize(size); err != nil {
+		return storage.Volume{}, err
+	}
+	key := c.VolumeGroup + "/" + name
+	defer b.locks.Lock(key)()
+	b.rw.RLock()
+	defer b.rw.RUnlock()
+
+	lv, err := b.owned(ctx, c, name)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	extent, _ := b.extent(c.VolumeGroup)
+	unit := extent
+	if !c.thin() && c.Stripes > 1 {
+		unit *= int64(c.Stripes)
+	}
+	want := roundUp(size, unit)
+	switch {
+	case want == lv.Size:
+		return b.toVolume(c, lv), nil
+	case want < lv.Size:
+		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is %d bytes; shrinking to %d is not supported", name, lv.Size, want)
+	case lv.Origin != "" && !c.thin():
+		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is a thick snapshot and cannot be resized", name)
+	}
+	delta := want - lv.Size
+	if !b.reserve(c, delta) {
+		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, growing %q needs %d more", c.Name, max(0, b.available(c)), name, delta)
+	}
+	if err := b.lvm.Extend(ctx, c.VolumeGroup, name, want); err != nil {
+		b.settle(c, delta, key, nil)
+		return storage.Volume{}, err
+	}
+	b.mu.Lock()
+	old := b.st.lvs[key]
+	b.mu.Unlock()
+	old.poolKey = c.poolKey()
+	old.footprint += delta
+	b.settle(c, delta, key, &old)
+	lv.Size = want
+	return b.toVolume(c, lv), nil
+}
+
+// RemoveVolume implements daemon.Backend. Only an LV carrying the owner tag
+// is ever removed; removing a missing volume succeeds.
+func (b *Backend) RemoveVolume(ctx context.Context, className, name string) error {
+	c, err := b.resolve(className)
+	if err != nil {
+		return err
+	}
+	if err := lvm.ValidateName(name); err != nil {
+		return err
+	}
+	key := c.VolumeGroup + "/" + name
+	defer b.locks.Lock(key)()
+	b.rw.RLock()
+	defer b.rw.RUnlock()
+
+	if b.hasSnapshots(c.VolumeGroup, name) {
+		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
+	}
+	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if removed {
+		b.forget(key)
+	}
+	return nil
+}
+
+// GetVolume implements daemon.Backend.
+func (b *Backend) GetVolume(ctx context.Context, className, name string) (storage.Volume, error) {
+	c, err := b.resolve(className)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	if err := lvm.ValidateName(name); err != nil {
+		return storage.Volume{}, err
+	}
+	lv, err := b.owned(ctx, c, name)
+	if err != nil {
+		return storage.Volume{}, err
+	}
+	return b.toVolume(c, lv), nil
+}
+
+// ListVolumes implements daemon.Backend.
+func (b *Backend) ListVolumes(ctx context.Context, className string) ([]storage.Volume, error) {
+	var only *class
+	if className != "" {
+		c, err := b.resolve(className)
+		if err != nil {
+			return nil, err
+		}
+		only = c
+	}
+	rep, err := b.lvm.FullReport(ctx, b.vgNames...)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Volume
+	for _, lv := range rep.LVs {
+		if !lv.HasTag(config.OwnerTag) {
+			continue
+		}
+		c := b.classOf(lv)
+		if c == nil || (only != nil && c != only) {
+			continue
+		}
+		out = append(out, b.toVolume(c, lv))
+	}
+	return out, nil
+}

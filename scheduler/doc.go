@@ -1,0 +1,2 @@
+// Package scheduler: kube-scheduler extender (filter and prioritize) for both drivers. It arrives with issue #6.
+package scheduler
