@@ -23,7 +23,7 @@ type Instance struct {
 func Start(ctx context.Context, b Backend, poll time.Duration, log logr.Logger) *Instance {
 	hub := NewHub(b, poll, log.WithName("capacity"))
 	go hub.Run(ctx)
-	return &Instance{Hub: hub, Server: NewGRPCServer(NewServer(b, hub), log.WithName("grpc")), log: log}
+	return &Instance{Hub: hub, Server: NewGRPCServer(NewServer(b, hub, ctx.Done()), log.WithName("grpc")), log: log}
 }
 
 // ServeUnix serves on a 0600 unix socket until ctx ends, then shuts down

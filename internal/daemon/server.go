@@ -17,11 +17,15 @@ type Server struct {
 	api.UnimplementedStorageDaemonServer
 	backend Backend
 	hub     *Hub
+	// stopping ends Watch streams when the daemon shuts down, so that a
+	// graceful stop does not wait for clients to hang up.
+	stopping <-chan struct{}
 }
 
 // NewServer returns the service; hub receives a Notify after every change.
-func NewServer(b Backend, hub *Hub) *Server {
-	return &Server{backend: b, hub: hub}
+// Watch streams end when stopping is closed.
+func NewServer(b Backend, hub *Hub, stopping <-chan struct{}) *Server {
+	return &Server{backend: b, hub: hub, stopping: stopping}
 }
 
 func invalid(msg string) error { return status.Error(codes.InvalidArgument, msg) }
@@ -123,6 +127,8 @@ func (s *Server) Watch(_ *api.WatchRequest, stream api.StorageDaemon_WatchServer
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "daemon is shutting down")
 		case c := <-ch:
 			if err := stream.Send(ToAPICapacity(c)); err != nil {
 				return err

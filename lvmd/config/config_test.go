@@ -1,0 +1,99 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.PollInterval.Duration != 2*time.Second || c.LVM.Timeout.Duration != 5*time.Minute {
+		t.Errorf("durations: %v %v", c.PollInterval, c.LVM.Timeout)
+	}
+	if got := c.DeviceClasses[0].SpareBytes(); got != 10<<30 {
+		t.Errorf("spare = %d", got)
+	}
+	if got := c.DeviceClasses[1].SpareBytes(); got != 0 {
+		t.Errorf("thin classes have no spare; got %d", got)
+	}
+	if got := c.LVM.EnvList(); len(got) != 1 || got[0] != "LVM_SYSTEM_DIR=/etc/lvm" {
+		t.Errorf("env = %v", got)
+	}
+	if got := c.VolumeGroupNames(); len(got) != 1 || got[0] != "vg-ssd" {
+		t.Errorf("VGs = %v", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("deviceClasses: [{name: a, volumeGroup: vg, default: true}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SocketName != DefaultSocketName || c.LVM.Path != DefaultLVMPath || c.PollInterval.Duration != time.Second {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.DeviceClasses[0].Type != TypeThick || c.DeviceClasses[0].SpareBytes() != 10<<30 {
+		t.Errorf("class defaults: %+v", c.DeviceClasses[0])
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := map[string]struct{ yaml, want string }{
+		"unknown key":         {"deviceClasses: [{name: a, volumeGroup: vg, default: true, spare-gb: 10}]", "unknown field"},
+		"unknown top key":     {"device-classes: []", "unknown field"},
+		"duplicate key":       {"socketName: a\nsocketName: b\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "already set"},
+		"two defaults":        {"deviceClasses: [{name: a, volumeGroup: vg, default: true}, {name: b, volumeGroup: vg, default: true}]", "exactly one class must be the default, found 2"},
+		"no default":          {"deviceClasses: [{name: a, volumeGroup: vg}]", "exactly one class must be the default, found 0"},
+		"no classes":          {"socketName: /x", "at least one device class"},
+		"duplicate class":     {"deviceClasses: [{name: a, volumeGroup: vg, default: true}, {name: a, volumeGroup: vg2}]", `"a" is used twice`},
+		"bad vg name":         {"deviceClasses: [{name: a, volumeGroup: 'v g', default: true}]", "not a valid LVM name"},
+		"thin without pool":   {"deviceClasses: [{name: a, volumeGroup: vg, default: true, type: thin}]", "required for thin classes"},
+		"ratio below one":     {"deviceClasses: [{name: a, volumeGroup: vg, default: true, type: thin, thinPool: {name: p, overprovisionRatio: 0.5}}]", "at least 1"},
+		"bad type":            {"deviceClasses: [{name: a, volumeGroup: vg, default: true, type: raid}]", "is not thick or thin"},
+		"negative spare":      {"deviceClasses: [{name: a, volumeGroup: vg, default: true, spare: -1Gi}]", "must not be negative"},
+		"stripe size alone":   {"deviceClasses: [{name: a, volumeGroup: vg, default: true, stripeSize: 64k}]", "needs stripes >= 2"},
+		"forbidden option":    {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nlvcreateOptionClasses: [{name: x, options: [--size=1G]}]", "set by lvmd"},
+		"unsupported segtype": {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nlvcreateOptionClasses: [{name: x, options: [--type=cache]}]", "not supported"},
+		"empty options":       {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nlvcreateOptionClasses: [{name: x}]", "at least one option"},
+		"vg without devices":  {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nvolumeGroups: [{name: vg}]", "needs devices or loopFiles"},
+		"bad duration":        {"pollInterval: soon\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "invalid duration"},
+		"zero poll":           {"pollInterval: 0s\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "must be positive"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load("testdata/nope.yaml"); !os.IsNotExist(err) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	b, _ := os.ReadFile("testdata/full.yaml")
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		_ = c.Validate()
+	})
+}
