@@ -33,7 +33,7 @@ const (
 // rig is a real LVM volume group on loop devices with lvmd serving it on a
 // unix socket.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	env    *testutil.LVMEnv
 	vg     string
 	cfg    *config.Config
@@ -42,7 +42,7 @@ type rig struct {
 	extra  string // a second, unused loop device for vgextend
 }
 
-func newRig(t *testing.T, diskSize int64) *rig {
+func newRig(t testing.TB, diskSize int64) *rig {
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "losetup")
 	dir := testutil.Dir(t)
@@ -71,7 +71,7 @@ func newRig(t *testing.T, diskSize int64) *rig {
 func (r *rig) start() {
 	r.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := lvmd.Start(ctx, r.cfg, testr.New(r.t).V(0))
+	inst, err := lvmd.Start(ctx, r.cfg, testr.NewWithInterface(r.t, testr.Options{}))
 	if err != nil {
 		cancel()
 		r.t.Fatal(err)
@@ -94,7 +94,7 @@ func (r *rig) start() {
 	}
 }
 
-func waitForSocket(t *testing.T, path string) {
+func waitForSocket(t testing.TB, path string) {
 	t.Helper()
 	for range 100 {
 		if c, err := daemon.Dial(path); err == nil {
@@ -111,7 +111,7 @@ func waitForSocket(t *testing.T, path string) {
 	t.Fatalf("lvmd did not come up on %s", path)
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

@@ -1,0 +1,171 @@
+//go:build integration
+
+package lvmd_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/testutil"
+)
+
+// BenchmarkCreateRemove compares lvmd (create + remove over gRPC on its unix
+// socket) with the raw lvm CLI doing the same work (lvcreate with the same
+// options and tags + lvremove), on the same loop-backed VG, sequentially and
+// with 4 concurrent clients. Rounds alternate between the two so that drift
+// of the machine hits both alike. Run with `make bench`.
+func BenchmarkCreateRemove(b *testing.B) {
+	ops := 200
+	if s := os.Getenv("TOPOSUITE_BENCH_OPS"); s != "" {
+		ops, _ = strconv.Atoi(s)
+	}
+	r := newRig(b, 4*gib)
+	// Measure with the production poll interval: the poll is part of lvmd's cost.
+	r.stop()
+	r.cfg.PollInterval.Duration = time.Second
+	r.start()
+	const size = 8 * mib
+	raw := func(name string) error {
+		if _, err := testutil.RunErr(r.env.Env, "lvm", "lvcreate", "-y", "-n", name, "-L", strconv.FormatInt(size, 10)+"b",
+			"--addtag", "toposuite.io/owned", "--addtag", "toposuite.io/class=ssd", r.vg); err != nil {
+			return err
+		}
+		_, err := testutil.RunErr(r.env.Env, "lvm", "lvremove", "-y", r.vg+"/"+name)
+		return err
+	}
+	viaLVMD := func(name string) error {
+		c := context.Background()
+		if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: size}); err != nil {
+			return err
+		}
+		_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: name})
+		return err
+	}
+
+	for _, workers := range []int{1, 4} {
+		var rawLat, lvmdLat []time.Duration
+		var rawWall, lvmdWall time.Duration
+		const rounds = 4
+		for round := range rounds {
+			n := ops / rounds
+			lat, wall := drive(b, workers, n, fmt.Sprintf("raw%d-%d-", workers, round), raw)
+			rawLat, rawWall = append(rawLat, lat...), rawWall+wall
+			lat, wall = drive(b, workers, n, fmt.Sprintf("lvmd%d-%d-", workers, round), viaLVMD)
+			lvmdLat, lvmdWall = append(lvmdLat, lat...), lvmdWall+wall
+		}
+		rs, ls := summarize(rawLat, rawWall), summarize(lvmdLat, lvmdWall)
+		label := "sequential"
+		if workers > 1 {
+			label = fmt.Sprintf("%d concurrent clients", workers)
+		}
+		fmt.Printf("\ncreate+remove of an 8 MiB LV, %s, %d ops each:\n", label, len(rawLat))
+		fmt.Printf("  %-8s %10s %10s %10s\n", "", "ops/s", "p50", "p99")
+		fmt.Printf("  %-8s %10.1f %10s %10s\n", "raw lvm", rs.opsPerSec, rs.p50, rs.p99)
+		fmt.Printf("  %-8s %10.1f %10s %10s\n", "lvmd", ls.opsPerSec, ls.p50, ls.p99)
+		ratio := rs.opsPerSec / ls.opsPerSec
+		fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.p50)/float64(rs.p50))
+		b.ReportMetric(ratio, fmt.Sprintf("lvmd/raw-ratio-%dw", workers))
+		b.ReportMetric(ls.opsPerSec, fmt.Sprintf("lvmd-ops/s-%dw", workers))
+		b.ReportMetric(rs.opsPerSec, fmt.Sprintf("raw-ops/s-%dw", workers))
+	}
+}
+
+// drive runs n operations spread over the given number of workers and
+// returns each operation's latency and the wall time.
+func drive(b *testing.B, workers, n int, prefix string, op func(string) error) ([]time.Duration, time.Duration) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				if err := op(prefix + strconv.Itoa(i)); err != nil {
+					b.Error(err)
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return lat, time.Since(start)
+}
+
+type summary struct {
+	opsPerSec float64
+	p50, p99  time.Duration
+}
+
+func summarize(lat []time.Duration, wall time.Duration) summary {
+	s := append([]time.Duration(nil), lat...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	pct := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))].Round(10 * time.Microsecond) }
+	return summary{opsPerSec: float64(len(s)) / wall.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+}
+
+// BenchmarkWatchAfterVGExtend measures how long lvmd's Watch stream takes to
+// show the new capacity after a vgextend made outside lvmd, with the default
+// poll interval of 1 s.
+func BenchmarkWatchAfterVGExtend(b *testing.B) {
+	r := newRig(b, 256*mib)
+	r.stop()
+	r.cfg.PollInterval.Duration = time.Second
+	r.start()
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	stream, err := r.client.Watch(c, &api.WatchRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := first.Classes[0].SizeBytes
+	var lat []time.Duration
+	for range 10 {
+		t0 := time.Now()
+		r.env.LVM(b, "vgextend", "-y", r.vg, r.extra)
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if m.Classes[0].SizeBytes > base {
+				break
+			}
+		}
+		lat = append(lat, time.Since(t0))
+		r.env.LVM(b, "vgreduce", r.vg, r.extra)
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if m.Classes[0].SizeBytes == base {
+				break
+			}
+		}
+	}
+	s := summarize(lat, time.Second)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("\nWatch latency after an out-of-band vgextend (poll interval 1s, %d runs): p50 %s, max %s (target < 2s)\n",
+		len(lat), s.p50, lat[len(lat)-1].Round(time.Millisecond))
+	b.ReportMetric(float64(s.p50.Milliseconds()), "watch-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "watch-max-ms")
+}
