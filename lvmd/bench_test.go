@@ -114,7 +114,9 @@ type summary struct {
 func summarize(lat []time.Duration, wall time.Duration) summary {
 	s := append([]time.Duration(nil), lat...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))].Round(10 * time.Microsecond) }
+	pct := func(p float64) time.Duration {
+		return s[min(len(s)-1, int(p*float64(len(s))))].Round(10 * time.Microsecond)
+	}
 	return summary{opsPerSec: float64(len(s)) / wall.Seconds(), p50: pct(0.50), p99: pct(0.99)}
 }
 
