@@ -169,3 +169,36 @@ func RequireTools(t testing.TB, names ...string) {
 func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s%d%04d", prefix, os.Getpid()%100000, time.Now().UnixNano()%10000)
 }
+
+// Btrfs makes a btrfs filesystem on a fresh loop device of size bytes,
+// mounts it in a fresh directory and returns the mount point; unmount and
+// detach happen at cleanup.
+func Btrfs(t testing.TB, size int64, quota bool) string {
+	t.Helper()
+	RequireTools(t, "mkfs.btrfs", "btrfs")
+	dir := Dir(t)
+	dev := LoopDevice(t, dir, size)
+	Run(t, nil, "mkfs.btrfs", "-q", "-f", dev)
+	mnt := dir + "/mnt"
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	Run(t, nil, "mount", "-t", "btrfs", dev, mnt)
+	t.Cleanup(func() { Unmount(t, mnt) })
+	if quota {
+		Run(t, nil, "btrfs", "quota", "enable", mnt)
+	}
+	return mnt
+}
+
+// Unmount unmounts path, retrying while it is briefly busy.
+func Unmount(t testing.TB, path string) {
+	var err error
+	for range 50 {
+		if _, err = RunErr(nil, "umount", path); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("umount %s: %v", path, err)
+}
