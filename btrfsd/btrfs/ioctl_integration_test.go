@@ -103,7 +103,10 @@ func TestIntegrationSubvolumeWithLimit(t *testing.T) {
 		if err := btrfs.Sync(mnt); err != nil {
 			t.Fatal(err)
 		}
-		if !eventually(func() bool { _, err := btrfs.QgroupOf(btrfs.SysfsRoot, fsid, id); return errors.Is(err, fs.ErrNotExist) }) {
+		if !eventually(func() bool {
+			_, err := btrfs.QgroupOf(btrfs.SysfsRoot, fsid, id)
+			return errors.Is(err, fs.ErrNotExist)
+		}) {
 			t.Errorf("qgroup 0/%d of %s left after delete", id, n)
 		}
 	}
