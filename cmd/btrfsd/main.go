@@ -1,4 +1,5 @@
-// Command btrfsd: btrfs storage daemon of TopoLS (the lvmd API over btrfs subvolumes).
+// Command btrfsd is TopoLS's storage daemon: the lvmd API over btrfs
+// subvolumes limited by quota groups.
 package main
 
 import (

@@ -6,7 +6,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+
+	"github.com/toposuite/toposuite/internal/httpserver"
 )
 
 // Instance is a running storage daemon: a backend, its capacity hub and the
@@ -44,4 +49,27 @@ func (i *Instance) Ready() error {
 		return errors.New("no capacity figures yet")
 	}
 	return i.Hub.Err()
+}
+
+// ServeOptions say where a standalone daemon serves.
+type ServeOptions struct {
+	Socket string
+	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables.
+	MetricsAddress string
+	NodeName       string
+	MetricNames    MetricNames
+}
+
+// Run serves the daemon on its socket and, when asked, its metrics and
+// health endpoints, until ctx ends or one of them fails.
+func (i *Instance) Run(ctx context.Context, o ServeOptions) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return i.ServeUnix(ctx, o.Socket) })
+	if o.MetricsAddress != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			NewCapacityCollector(i.Hub, o.NodeName, o.MetricNames))
+		g.Go(func() error { return httpserver.Serve(ctx, o.MetricsAddress, httpserver.Handler(reg, i.Ready)) })
+	}
+	return g.Wait()
 }

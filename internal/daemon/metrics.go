@@ -8,6 +8,8 @@ import (
 // names its users know (lvmd: upstream TopoLVM's; btrfsd: topols_*); empty
 // names are not exported.
 type MetricNames struct {
+	// ClassLabel names the label holding the class; default device_class.
+	ClassLabel string
 	// For classes without a thin pool.
 	SizeBytes, AvailableBytes string
 	// For thin classes.
@@ -15,7 +17,7 @@ type MetricNames struct {
 }
 
 // CapacityCollector exports the hub's latest capacity as gauges labelled
-// with node and device_class. It reads figures the hub already has, so a
+// with node and the class label. It reads figures the hub already has, so a
 // scrape never runs a command.
 type CapacityCollector struct {
 	hub   *Hub
@@ -35,9 +37,13 @@ func NewCapacityCollector(hub *Hub, node string, names MetricNames) *CapacityCol
 		names.ThinMetadataPercent: "Metadata usage of the thin pool in percent.",
 		names.ThinAvailableBytes:  "Virtual bytes available for new thin volumes, after the overprovision ratio.",
 	}
+	label := names.ClassLabel
+	if label == "" {
+		label = "device_class"
+	}
 	for name, h := range help {
 		if name != "" {
-			c.descs[name] = prometheus.NewDesc(name, h, []string{"node", "device_class"}, nil)
+			c.descs[name] = prometheus.NewDesc(name, h, []string{"node", label}, nil)
 		}
 	}
 	return c

@@ -7,16 +7,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/toposuite/toposuite/internal/cli"
 	"github.com/toposuite/toposuite/internal/daemon"
-	"github.com/toposuite/toposuite/internal/httpserver"
 	"github.com/toposuite/toposuite/lvmd"
 	"github.com/toposuite/toposuite/lvmd/config"
 )
@@ -99,19 +95,11 @@ func (o *Options) load(flags *pflag.FlagSet) (*config.Config, error) {
 
 // Run serves lvmd until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	inst, err := lvmd.Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return inst.ServeUnix(ctx, cfg.SocketName) })
-	if cfg.MetricsAddress != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			daemon.NewCapacityCollector(inst.Hub, cfg.NodeName, lvmd.MetricNames))
-		g.Go(func() error { return httpserver.Serve(ctx, cfg.MetricsAddress, httpserver.Handler(reg, inst.Ready)) })
-	}
-	return g.Wait()
+	return inst.Run(ctx, daemon.ServeOptions{
+		Socket: cfg.SocketName, MetricsAddress: cfg.MetricsAddress, NodeName: cfg.NodeName, MetricNames: lvmd.MetricNames,
+	})
 }
