@@ -60,7 +60,7 @@ test-integration: deps ## Integration tests on real LVM and btrfs over loop devi
 bench: deps ## Benchmarks against the raw tools; prints figures and ratios.
 	@echo ">> benchmarks (real LVM on loop devices)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
-	  $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/...
+	  $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/...
 
 .PHONY: verify
 verify: tools ## gofmt, go vet, staticcheck, generated code up to date.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,74 +49,22 @@ func BenchmarkCreateRemove(b *testing.B) {
 	}
 
 	for _, workers := range []int{1, 4} {
-		var rawLat, lvmdLat []time.Duration
-		var rawWall, lvmdWall time.Duration
-		const rounds = 4
-		for round := range rounds {
-			n := ops / rounds
-			lat, wall := drive(b, workers, n, fmt.Sprintf("raw%d-%d-", workers, round), raw)
-			rawLat, rawWall = append(rawLat, lat...), rawWall+wall
-			lat, wall = drive(b, workers, n, fmt.Sprintf("lvmd%d-%d-", workers, round), viaLVMD)
-			lvmdLat, lvmdWall = append(lvmdLat, lat...), lvmdWall+wall
-		}
-		rs, ls := summarize(rawLat, rawWall), summarize(lvmdLat, lvmdWall)
+		res := testutil.Compare(b, workers, ops, raw, viaLVMD)
+		rs, ls := res.Raw, res.Daemon
 		label := "sequential"
 		if workers > 1 {
 			label = fmt.Sprintf("%d concurrent clients", workers)
 		}
-		fmt.Printf("\ncreate+remove of an 8 MiB LV, %s, %d ops each:\n", label, len(rawLat))
+		fmt.Printf("\ncreate+remove of an 8 MiB LV, %s, %d ops each:\n", label, res.Ops)
 		fmt.Printf("  %-8s %10s %10s %10s\n", "", "ops/s", "p50", "p99")
-		fmt.Printf("  %-8s %10.1f %10s %10s\n", "raw lvm", rs.opsPerSec, rs.p50, rs.p99)
-		fmt.Printf("  %-8s %10.1f %10s %10s\n", "lvmd", ls.opsPerSec, ls.p50, ls.p99)
-		ratio := rs.opsPerSec / ls.opsPerSec
-		fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.p50)/float64(rs.p50))
+		fmt.Printf("  %-8s %10.1f %10s %10s\n", "raw lvm", rs.OpsPerSec, rs.P50, rs.P99)
+		fmt.Printf("  %-8s %10.1f %10s %10s\n", "lvmd", ls.OpsPerSec, ls.P50, ls.P99)
+		ratio := rs.OpsPerSec / ls.OpsPerSec
+		fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.P50)/float64(rs.P50))
 		b.ReportMetric(ratio, fmt.Sprintf("lvmd/raw-ratio-%dw", workers))
-		b.ReportMetric(ls.opsPerSec, fmt.Sprintf("lvmd-ops/s-%dw", workers))
-		b.ReportMetric(rs.opsPerSec, fmt.Sprintf("raw-ops/s-%dw", workers))
+		b.ReportMetric(ls.OpsPerSec, fmt.Sprintf("lvmd-ops/s-%dw", workers))
+		b.ReportMetric(rs.OpsPerSec, fmt.Sprintf("raw-ops/s-%dw", workers))
 	}
-}
-
-// drive runs n operations spread over the given number of workers and
-// returns each operation's latency and the wall time.
-func drive(b *testing.B, workers, n int, prefix string, op func(string) error) ([]time.Duration, time.Duration) {
-	b.Helper()
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t0 := time.Now()
-				if err := op(prefix + strconv.Itoa(i)); err != nil {
-					b.Error(err)
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return lat, time.Since(start)
-}
-
-type summary struct {
-	opsPerSec float64
-	p50, p99  time.Duration
-}
-
-func summarize(lat []time.Duration, wall time.Duration) summary {
-	s := append([]time.Duration(nil), lat...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(p float64) time.Duration {
-		return s[min(len(s)-1, int(p*float64(len(s))))].Round(10 * time.Microsecond)
-	}
-	return summary{opsPerSec: float64(len(s)) / wall.Seconds(), p50: pct(0.50), p99: pct(0.99)}
 }
 
 // BenchmarkWatchAfterVGExtend measures how long lvmd's Watch stream takes to
@@ -164,10 +111,10 @@ func BenchmarkWatchAfterVGExtend(b *testing.B) {
 			}
 		}
 	}
-	s := summarize(lat, time.Second)
+	s := testutil.Summarize(lat, time.Second)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	fmt.Printf("\nWatch latency after an out-of-band vgextend (poll interval 1s, %d runs): p50 %s, max %s (target < 2s)\n",
-		len(lat), s.p50, lat[len(lat)-1].Round(time.Millisecond))
-	b.ReportMetric(float64(s.p50.Milliseconds()), "watch-p50-ms")
+		len(lat), s.P50.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	b.ReportMetric(float64(s.P50.Milliseconds()), "watch-p50-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "watch-max-ms")
 }
