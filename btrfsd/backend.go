@@ -41,9 +41,6 @@ const (
 // btrfs accounts data in.
 const sizeUnit = 4096
 
-// MaxVolumeBytes bounds requested sizes far below any overflow.
-const MaxVolumeBytes int64 = 1 << 62
-
 // Backend is btrfsd's implementation of daemon.Backend.
 type Backend struct {
 	log       logr.Logger
@@ -157,16 +154,6 @@ func ValidateName(name string) error {
 		if !ok {
 			return storage.Errorf(storage.ErrInvalid, "volume name %q may only contain letters, digits and + _ . - and must not start with - or .", name)
 		}
-	}
-	return nil
-}
-
-func validateSize(size int64) error {
-	if size <= 0 {
-		return storage.Errorf(storage.ErrInvalid, "size %d must be positive", size)
-	}
-	if size > MaxVolumeBytes {
-		return storage.Errorf(storage.ErrInvalid, "size %d is larger than the largest volume btrfsd creates (%d bytes)", size, MaxVolumeBytes)
 	}
 	return nil
 }

@@ -59,9 +59,8 @@ func newRig(t testing.TB, fsSize int64, budget string) *rig {
 		p.Budget = &q
 	}
 	r.cfg = &config.Config{
-		SocketName:   filepath.Join(testutil.Dir(t), "btrfsd.sock"),
-		PollInterval: &metav1.Duration{Duration: 200 * time.Millisecond},
-		Pools:        []config.Pool{p},
+		Settings: daemon.Settings{SocketName: filepath.Join(testutil.Dir(t), "btrfsd.sock"), PollInterval: &metav1.Duration{Duration: 200 * time.Millisecond}},
+		Pools:    []config.Pool{p},
 	}
 	r.cfg.Default()
 	r.start()
@@ -71,41 +70,9 @@ func newRig(t testing.TB, fsSize int64, budget string) *rig {
 
 func (r *rig) start() {
 	r.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := btrfsd.Start(ctx, r.cfg, testr.NewWithInterface(r.t, testr.Options{}))
-	if err != nil {
-		cancel()
-		r.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- inst.ServeUnix(ctx, r.cfg.SocketName) }()
-	conn, err := daemon.Dial(r.cfg.SocketName)
-	if err != nil {
-		cancel()
-		r.t.Fatal(err)
-	}
-	r.client = api.NewStorageDaemonClient(conn)
-	r.waitReady()
-	r.stop = func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			r.t.Errorf("serve: %v", err)
-		}
-	}
-}
-
-func (r *rig) waitReady() {
-	for range 200 {
-		c, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		_, err := r.client.GetCapacity(c, &api.GetCapacityRequest{}, waitForReady())
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.t.Fatal("btrfsd did not come up")
+	r.client, r.stop = testutil.ServeDaemon(r.t, r.cfg.SocketName, func(ctx context.Context) (*daemon.Instance, error) {
+		return btrfsd.Start(ctx, r.cfg, testr.NewWithInterface(r.t, testr.Options{}))
+	})
 }
 
 func ctx(t testing.TB) context.Context {

@@ -23,7 +23,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	if err := ValidateName(req.Name); err != nil {
 		return storage.Volume{}, err
 	}
-	if err := validateSize(req.SizeBytes); err != nil {
+	if err := storage.ValidateSize(req.SizeBytes); err != nil {
 		return storage.Volume{}, err
 	}
 	if req.OptionsClass != "" {
@@ -142,8 +142,8 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 			return storage.Volume{}, err
 		}
 	}
-	if req.SizeBytes > MaxVolumeBytes {
-		return storage.Volume{}, validateSize(req.SizeBytes)
+	if req.SizeBytes > storage.MaxVolumeBytes {
+		return storage.Volume{}, storage.ValidateSize(req.SizeBytes)
 	}
 	defer b.locks.Lock(p.Name + "/" + req.Name)()
 	b.rw.RLock()
@@ -207,7 +207,7 @@ func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeByte
 	if err := ValidateName(name); err != nil {
 		return storage.Volume{}, err
 	}
-	if err := validateSize(sizeBytes); err != nil {
+	if err := storage.ValidateSize(sizeBytes); err != nil {
 		return storage.Volume{}, err
 	}
 	defer b.locks.Lock(p.Name + "/" + name)()

@@ -28,10 +28,6 @@ import (
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
-// MaxVolumeBytes bounds requested sizes: LVM cannot address more than 8 EiB,
-// and bounding here keeps every size computation far from overflow.
-const MaxVolumeBytes int64 = 1 << 62
-
 // classTagPrefix + class name is the tag recording an LV's device class.
 const classTagPrefix = "toposuite.io/class="
 

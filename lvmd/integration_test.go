@@ -54,9 +54,8 @@ func newRig(t testing.TB, diskSize int64) *rig {
 	r := &rig{t: t, env: env, vg: vg, extra: extra}
 	zero := resource.MustParse("0")
 	r.cfg = &config.Config{
-		SocketName:   filepath.Join(dir, "lvmd.sock"),
-		PollInterval: &metav1.Duration{Duration: 200 * time.Millisecond},
-		LVM:          config.LVMSettings{Path: "lvm", Env: env.EnvMap()},
+		Settings: daemon.Settings{SocketName: filepath.Join(dir, "lvmd.sock"), PollInterval: &metav1.Duration{Duration: 200 * time.Millisecond}},
+		LVM:      config.LVMSettings{Path: "lvm", Env: env.EnvMap()},
 		DeviceClasses: []config.DeviceClass{
 			{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero},
 		},
@@ -70,45 +69,9 @@ func newRig(t testing.TB, diskSize int64) *rig {
 
 func (r *rig) start() {
 	r.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := lvmd.Start(ctx, r.cfg, testr.NewWithInterface(r.t, testr.Options{}))
-	if err != nil {
-		cancel()
-		r.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- inst.ServeUnix(ctx, r.cfg.SocketName) }()
-	waitForSocket(r.t, r.cfg.SocketName)
-	conn, err := daemon.Dial(r.cfg.SocketName)
-	if err != nil {
-		cancel()
-		r.t.Fatal(err)
-	}
-	r.client = api.NewStorageDaemonClient(conn)
-	r.stop = func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			r.t.Errorf("serve: %v", err)
-		}
-	}
-}
-
-func waitForSocket(t testing.TB, path string) {
-	t.Helper()
-	for range 100 {
-		if c, err := daemon.Dial(path); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			_, err := api.NewStorageDaemonClient(c).GetCapacity(ctx, &api.GetCapacityRequest{})
-			cancel()
-			c.Close()
-			if err == nil {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("lvmd did not come up on %s", path)
+	r.client, r.stop = testutil.ServeDaemon(r.t, r.cfg.SocketName, func(ctx context.Context) (*daemon.Instance, error) {
+		return lvmd.Start(ctx, r.cfg, testr.NewWithInterface(r.t, testr.Options{}))
+	})
 }
 
 func ctx(t testing.TB) context.Context {

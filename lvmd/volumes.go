@@ -10,16 +10,6 @@ import (
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
-func validateSize(size int64) error {
-	if size <= 0 {
-		return storage.Errorf(storage.ErrInvalid, "size %d must be positive", size)
-	}
-	if size > MaxVolumeBytes {
-		return storage.Errorf(storage.ErrInvalid, "size %d is larger than the largest volume lvmd creates (%d bytes)", size, MaxVolumeBytes)
-	}
-	return nil
-}
-
 func roundUp(n, unit int64) int64 { return (n + unit - 1) / unit * unit }
 
 // tags returns the tags every volume of class c carries.
@@ -65,7 +55,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	if err := lvm.ValidateName(req.Name); err != nil {
 		return storage.Volume{}, err
 	}
-	if err := validateSize(req.SizeBytes); err != nil {
+	if err := storage.ValidateSize(req.SizeBytes); err != nil {
 		return storage.Volume{}, err
 	}
 	key := c.VolumeGroup + "/" + req.Name
@@ -162,8 +152,8 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 			return storage.Volume{}, err
 		}
 	}
-	if req.SizeBytes > MaxVolumeBytes {
-		return storage.Volume{}, validateSize(req.SizeBytes)
+	if req.SizeBytes > storage.MaxVolumeBytes {
+		return storage.Volume{}, storage.ValidateSize(req.SizeBytes)
 	}
 	key := c.VolumeGroup + "/" + req.Name
 	defer b.locks.Lock(key)()
@@ -254,7 +244,7 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	if err := lvm.ValidateName(name); err != nil {
 		return storage.Volume{}, err
 	}
-	if err := validateSize(size); err != nil {
+	if err := storage.ValidateSize(size); err != nil {
 		return storage.Volume{}, err
 	}
 	key := c.VolumeGroup + "/" + name

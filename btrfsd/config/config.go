@@ -13,25 +13,20 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/toposuite/toposuite/internal/daemon"
 )
 
 // Defaults.
 const (
-	DefaultSocketName   = "/run/topols/btrfsd.sock"
-	DefaultPollInterval = time.Second
-	DefaultTimeout      = 10 * time.Minute
+	DefaultSocketName = "/run/topols/btrfsd.sock"
+	DefaultTimeout    = 10 * time.Minute
 )
 
 // Config is btrfsd's configuration.
 type Config struct {
-	// SocketName is the unix socket btrfsd serves on (standalone only).
-	SocketName string `json:"socketName,omitempty"`
-	// NodeName labels metrics; defaults to NODE_NAME or the host name.
-	NodeName string `json:"nodeName,omitempty"`
-	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables.
-	MetricsAddress string `json:"metricsAddress,omitempty"`
-	// PollInterval is how often pools are read to see outside changes.
-	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+	// Settings: socketName, nodeName, metricsAddress, pollInterval.
+	daemon.Settings `json:",inline"`
 	// Commands says how `btrfsd prepare` runs mkfs.btrfs, mount and friends.
 	Commands Commands `json:"commands,omitempty"`
 	// Pools are the device classes: btrfs filesystems or directories on them.
@@ -101,18 +96,7 @@ func Parse(data []byte) (*Config, error) {
 
 // Default fills unset fields.
 func (c *Config) Default() {
-	if c.SocketName == "" {
-		c.SocketName = DefaultSocketName
-	}
-	if c.NodeName == "" {
-		c.NodeName = os.Getenv("NODE_NAME")
-	}
-	if c.NodeName == "" {
-		c.NodeName, _ = os.Hostname()
-	}
-	if c.PollInterval == nil {
-		c.PollInterval = &metav1.Duration{Duration: DefaultPollInterval}
-	}
+	c.Settings.Default(DefaultSocketName)
 	if c.Commands.Timeout == nil {
 		c.Commands.Timeout = &metav1.Duration{Duration: DefaultTimeout}
 	}
@@ -170,8 +154,8 @@ func (c *Config) Validate() error {
 	if len(c.Pools) > 0 && defaults != 1 {
 		add("pools: exactly one pool must be the default, found %d", defaults)
 	}
-	if c.PollInterval != nil && c.PollInterval.Duration <= 0 {
-		add("pollInterval: must be positive")
+	if err := c.Settings.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -35,3 +35,19 @@ type kindError struct {
 
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// MaxVolumeBytes bounds requested sizes: no backend addresses more (LVM
+// stops at 8 EiB), and bounding here keeps every size computation far from
+// overflow.
+const MaxVolumeBytes int64 = 1 << 62
+
+// ValidateSize checks a requested volume size.
+func ValidateSize(size int64) error {
+	if size <= 0 {
+		return Errorf(ErrInvalid, "size %d must be positive", size)
+	}
+	if size > MaxVolumeBytes {
+		return Errorf(ErrInvalid, "size %d is larger than the largest volume the suite creates (%d bytes)", size, MaxVolumeBytes)
+	}
+	return nil
+}

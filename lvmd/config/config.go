@@ -16,15 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/toposuite/toposuite/internal/daemon"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
 // Defaults.
 const (
-	DefaultSocketName   = "/run/topolvm/lvmd.sock"
-	DefaultLVMPath      = "/sbin/lvm"
-	DefaultPollInterval = time.Second
-	DefaultLVMTimeout   = 10 * time.Minute
+	DefaultSocketName = "/run/topolvm/lvmd.sock"
+	DefaultLVMPath    = "/sbin/lvm"
+	DefaultLVMTimeout = 10 * time.Minute
 	// DefaultSpare matches upstream TopoLVM's spare-gb default: space kept
 	// free in a thick volume group for LVM metadata growth and emergencies.
 	DefaultSpare = "10Gi"
@@ -35,14 +35,8 @@ const (
 
 // Config is lvmd's configuration.
 type Config struct {
-	// SocketName is the unix socket lvmd serves on (standalone only).
-	SocketName string `json:"socketName,omitempty"`
-	// NodeName labels metrics; defaults to the NODE_NAME variable or the host name.
-	NodeName string `json:"nodeName,omitempty"`
-	// MetricsAddress serves Prometheus metrics and health (standalone only); empty disables.
-	MetricsAddress string `json:"metricsAddress,omitempty"`
-	// PollInterval is how often LVM is read to see changes made outside lvmd.
-	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+	// Settings: socketName, nodeName, metricsAddress, pollInterval.
+	daemon.Settings `json:",inline"`
 	// LVM says how to run LVM.
 	LVM LVMSettings `json:"lvm,omitempty"`
 	// DeviceClasses map class names to volume groups or thin pools.
@@ -146,18 +140,7 @@ func Parse(data []byte) (*Config, error) {
 
 // Default fills unset fields.
 func (c *Config) Default() {
-	if c.SocketName == "" {
-		c.SocketName = DefaultSocketName
-	}
-	if c.NodeName == "" {
-		c.NodeName = os.Getenv("NODE_NAME")
-	}
-	if c.NodeName == "" {
-		c.NodeName, _ = os.Hostname()
-	}
-	if c.PollInterval == nil {
-		c.PollInterval = &metav1.Duration{Duration: DefaultPollInterval}
-	}
+	c.Settings.Default(DefaultSocketName)
 	if c.LVM.Path == "" {
 		c.LVM.Path = DefaultLVMPath
 	}
@@ -282,8 +265,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if c.PollInterval != nil && c.PollInterval.Duration <= 0 {
-		add("pollInterval: must be positive")
+	if err := c.Settings.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LVM.Timeout != nil && c.LVM.Timeout.Duration <= 0 {
 		add("lvm.timeout: must be positive")

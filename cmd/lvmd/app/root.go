@@ -4,12 +4,9 @@ package app
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/toposuite/toposuite/internal/cli"
 	"github.com/toposuite/toposuite/internal/daemon"
@@ -19,13 +16,10 @@ import (
 
 // Options are lvmd's command-line settings; set flags override the file.
 type Options struct {
-	ConfigPath     string
-	SocketName     string
-	NodeName       string
-	MetricsAddress string
-	LVMPath        string
-	PollInterval   time.Duration
-	Log            cli.LogFlags
+	ConfigPath string
+	LVMPath    string
+	Daemon     daemon.Flags
+	Log        cli.LogFlags
 }
 
 // RunFunc runs the daemon; tests inject their own.
@@ -45,18 +39,14 @@ Subcommands prepare volume groups from disks and discover free disks.
 See docs/lvmd.md for the configuration file.`)
 	o.Log.Register(cmd)
 	cmd.PersistentFlags().StringVar(&o.ConfigPath, "config", "/etc/topolvm/lvmd.yaml", "configuration file")
-	f := cmd.Flags()
-	f.StringVar(&o.SocketName, "socket", "", "unix socket to serve on (overrides socketName)")
-	f.StringVar(&o.NodeName, "node-name", "", "node name for metrics labels (overrides nodeName)")
-	f.StringVar(&o.MetricsAddress, "metrics-address", "", "address of /metrics, /healthz and /readyz, e.g. :9280 (overrides metricsAddress)")
+	o.Daemon.Register(cmd.Flags())
 	cmd.PersistentFlags().StringVar(&o.LVMPath, "lvm-path", "", "path of the lvm binary (overrides lvm.path)")
-	f.DurationVar(&o.PollInterval, "poll-interval", 0, "how often LVM is read for outside changes (overrides pollInterval)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log, err := o.Log.Logger(cmd)
 		if err != nil {
 			return err
 		}
-		cfg, err := o.load(cmd.Flags())
+		cfg, err := o.load()
 		if err != nil {
 			return err
 		}
@@ -67,25 +57,14 @@ See docs/lvmd.md for the configuration file.`)
 }
 
 // load reads the config file and lays the flags that were set over it.
-func (o *Options) load(flags *pflag.FlagSet) (*config.Config, error) {
+func (o *Options) load() (*config.Config, error) {
 	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
-	if o.SocketName != "" {
-		cfg.SocketName = o.SocketName
-	}
-	if o.NodeName != "" {
-		cfg.NodeName = o.NodeName
-	}
-	if o.MetricsAddress != "" {
-		cfg.MetricsAddress = o.MetricsAddress
-	}
+	o.Daemon.Apply(&cfg.Settings)
 	if o.LVMPath != "" {
 		cfg.LVM.Path = o.LVMPath
-	}
-	if flags.Changed("poll-interval") {
-		cfg.PollInterval = &metav1.Duration{Duration: o.PollInterval}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config %s:\n%w", o.ConfigPath, err)
@@ -99,7 +78,5 @@ func Run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
-	return inst.Run(ctx, daemon.ServeOptions{
-		Socket: cfg.SocketName, MetricsAddress: cfg.MetricsAddress, NodeName: cfg.NodeName, MetricNames: lvmd.MetricNames,
-	})
+	return inst.Run(ctx, cfg.ServeOptions(lvmd.MetricNames))
 }
