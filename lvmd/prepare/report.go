@@ -1,0 +1,126 @@
+package prepare
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-logr/logr"
+
+	"github.com/toposuite/toposuite/internal/storage"
+	"github.com/toposuite/toposuite/lvmd/disk"
+)
+
+// Result is what happened to a volume group.
+type Result string
+
+// Results.
+const (
+	ResultCreated   Result = "created"
+	ResultExtended  Result = "extended"
+	ResultUnchanged Result = "unchanged"
+	// ResultRefused: a device was refused, so nothing was changed in this
+	// volume group; a VG is only ever built from all its declared devices.
+	ResultRefused Result = "refused"
+	// ResultFailed: a command failed; Error says which.
+	ResultFailed Result = "failed"
+	// ResultWouldCreate and ResultWouldExtend are a dry run's results.
+	ResultWouldCreate Result = "wouldCreate"
+	ResultWouldExtend Result = "wouldExtend"
+)
+
+// Report is the outcome of a prepare run.
+type Report struct {
+	DryRun       bool       `json:"dryRun"`
+	VolumeGroups []VGReport `json:"volumeGroups"`
+}
+
+// VGReport is the outcome for one volume group.
+type VGReport struct {
+	Name    string         `json:"name"`
+	Result  Result         `json:"result"`
+	Message string         `json:"message,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Devices []DeviceReport `json:"devices"`
+}
+
+// DeviceReport is the outcome for one device.
+type DeviceReport struct {
+	// Device is the path as declared, the loop device of a loop file, or
+	// the PV name LVM reports for an undeclared member.
+	Device string `json:"device,omitempty"`
+	// LoopFile and Loop are set for loop files.
+	LoopFile string    `json:"loopFile,omitempty"`
+	Loop     LoopState `json:"loop,omitempty"`
+	Action   Action    `json:"action"`
+	Reason   string    `json:"reason,omitempty"`
+	// Problems are the reasons the device is not blank, as disk found them.
+	Problems []disk.Reason `json:"problems,omitempty"`
+	// Wiped lists the signature types erased (or, in a dry run, to erase).
+	Wiped []string `json:"wiped,omitempty"`
+}
+
+// name is the device, or its loop file when it has no device yet.
+func (d DeviceReport) name() string {
+	if d.Device == "" {
+		return d.LoopFile
+	}
+	return d.Device
+}
+
+// Refusals returns "vg: device: reason" for every refused device.
+func (r *Report) Refusals() []string {
+	var out []string
+	for _, vg := range r.VolumeGroups {
+		for _, d := range vg.Devices {
+			if d.Action == ActionRefuse {
+				out = append(out, fmt.Sprintf("%s: %s: %s", vg.Name, d.name(), d.Reason))
+			}
+		}
+	}
+	return out
+}
+
+// Err returns nil when every declared device could be used, or an error
+// (storage.ErrPrecondition) that lists each refusal and its reason.
+func (r *Report) Err() error {
+	refused := r.Refusals()
+	if len(refused) == 0 {
+		return nil
+	}
+	noun := "device was"
+	if len(refused) > 1 {
+		noun = "devices were"
+	}
+	return storage.Errorf(storage.ErrPrecondition, "%d %s refused, and the volume groups using them were left unchanged:\n  %s",
+		len(refused), noun, strings.Join(refused, "\n  "))
+}
+
+// Log writes the report as log lines: one per volume group and one per
+// device, refusals and failures at error level.
+func (r *Report) Log(log logr.Logger) {
+	for _, vg := range r.VolumeGroups {
+		kv := []any{"volumeGroup", vg.Name, "result", vg.Result, "dryRun", r.DryRun}
+		if vg.Message != "" {
+			kv = append(kv, "message", vg.Message)
+		}
+		if vg.Error != "" {
+			log.Error(nil, "volume group failed", append(kv, "error", vg.Error)...)
+		} else {
+			log.Info("volume group", kv...)
+		}
+		for _, d := range vg.Devices {
+			kv := []any{"volumeGroup", vg.Name, "device", d.name(), "action", d.Action, "reason", d.Reason}
+			if d.LoopFile != "" {
+				kv = append(kv, "loopFile", d.LoopFile, "loop", d.Loop)
+			}
+			if len(d.Wiped) > 0 {
+				kv = append(kv, "wiped", d.Wiped)
+			}
+			if d.Action == ActionRefuse {
+				log.Error(nil, "device refused", kv...)
+			} else {
+				log.Info("device", kv...)
+			}
+		}
+	}
+}
