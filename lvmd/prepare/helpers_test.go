@@ -10,15 +10,15 @@ import (
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/exec/exectest"
 	"github.com/toposuite/toposuite/lvmd/config"
-	"github.com/toposuite/toposuite/lvmd/disk"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
 // The scripted steps below replay what lsblk, wipefs, losetup and LVM
 // printed on this machine; the wipefs and LVM texts are the captured files
-// of lvmd/disk/testdata and lvmd/lvm/testdata.
+// of internal/disk/testdata and lvmd/lvm/testdata.
 
 const (
 	mib = int64(1) << 20
@@ -42,7 +42,7 @@ func readFile(t testing.TB, path string) string {
 // sig returns wipefs's output for a kind of content: blank, ext4, dos,
 // lvm2-member.
 func sig(t testing.TB, kind string) string {
-	return readFile(t, "../disk/testdata/wipefs-"+kind+".json")
+	return readFile(t, "../../internal/disk/testdata/wipefs-"+kind+".json")
 }
 
 // loopDev describes a loop device for lsblk's output.
@@ -55,7 +55,7 @@ type loopDev struct {
 
 func (d loopDev) path() string { return fmt.Sprintf("/dev/loop%d", d.n) }
 
-// lsblk prints d in the shape lsblk 2.38 does (see lvmd/disk/testdata).
+// lsblk prints d in the shape lsblk 2.38 does (see internal/disk/testdata).
 func (d loopDev) lsblk() string {
 	mps := "null"
 	if len(d.mounts) > 0 {

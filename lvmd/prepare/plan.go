@@ -3,7 +3,7 @@ package prepare
 import (
 	"strings"
 
-	"github.com/toposuite/toposuite/lvmd/disk"
+	"github.com/toposuite/toposuite/internal/disk"
 )
 
 // Action is what prepare does (or, in a dry run, would do) with a device.

@@ -3,7 +3,7 @@ package prepare
 import (
 	"testing"
 
-	"github.com/toposuite/toposuite/lvmd/disk"
+	"github.com/toposuite/toposuite/internal/disk"
 )
 
 func TestDecide(t *testing.T) {

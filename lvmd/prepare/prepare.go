@@ -21,9 +21,9 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/storage"
 	"github.com/toposuite/toposuite/lvmd/config"
-	"github.com/toposuite/toposuite/lvmd/disk"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 

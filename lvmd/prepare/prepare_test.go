@@ -232,7 +232,7 @@ func TestUndeclaredMemberIsLeftInPlace(t *testing.T) {
 
 func TestDryRunChangesNothing(t *testing.T) {
 	s := exectest.New(t, steps(
-		one(exectest.Step{Cmd: losetupJ + "/var/lib/lvmd/disk0.img", Stdout: readFile(t, "../disk/testdata/losetup-associated-none.json")}),
+		one(exectest.Step{Cmd: losetupJ + "/var/lib/lvmd/disk0.img", Stdout: readFile(t, "../../internal/disk/testdata/losetup-associated-none.json")}),
 		one(vgExists("vg1", false)),
 		one(exectest.Step{Cmd: pvsCmd, Stdout: pvs()}),
 		inspect(t, loop2, "ext4"),
@@ -262,7 +262,7 @@ func TestLoopFiles(t *testing.T) {
 	const file = "/var/lib/lvmd/disk0.img"
 	loop6 := loopDev{n: 6, size: 64 * mib}
 	attach := exectest.New(t, steps(
-		one(exectest.Step{Cmd: losetupJ + file, Stdout: readFile(t, "../disk/testdata/losetup-associated-none.json")}),
+		one(exectest.Step{Cmd: losetupJ + file, Stdout: readFile(t, "../../internal/disk/testdata/losetup-associated-none.json")}),
 		one(exectest.Step{Cmd: "mkdir -p /var/lib/lvmd"}),
 		one(exectest.Step{Cmd: "truncate --size '>67108864' " + file}),
 		one(exectest.Step{Cmd: "losetup --find --show " + file, Stdout: "/dev/loop6\n"}),

@@ -6,8 +6,8 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/storage"
-	"github.com/toposuite/toposuite/lvmd/disk"
 )
 
 // Result is what happened to a volume group.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
-	"github.com/toposuite/toposuite/lvmd/disk"
+	"github.com/toposuite/toposuite/internal/disk"
 )
 
 func TestReportLogAndErr(t *testing.T) {

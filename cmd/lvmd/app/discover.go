@@ -9,8 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/toposuite/toposuite/internal/cli"
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/lvmd/config"
-	"github.com/toposuite/toposuite/lvmd/disk"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 

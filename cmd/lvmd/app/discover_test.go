@@ -7,17 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/exec/exectest"
 	"github.com/toposuite/toposuite/lvmd/config"
-	"github.com/toposuite/toposuite/lvmd/disk"
 )
 
 func TestDiscoverCommandWithoutConfigFile(t *testing.T) {
 	s := exectest.New(t,
 		exectest.Step{Cmd: "lsblk --json --bytes --paths --output NAME,KNAME,MAJ:MIN,TYPE,SIZE,RO,RM,MOUNTPOINTS,FSTYPE,PTTYPE,PKNAME,MODEL,SERIAL --all",
-			Stdout: readAppTestdata(t, "../../../lvmd/disk/testdata/lsblk-loop.json")},
+			Stdout: readAppTestdata(t, "../../../internal/disk/testdata/lsblk-loop.json")},
 		exectest.Step{Cmd: "/sbin/lvm" + pvsArgs, Stdout: readAppTestdata(t, "../../../lvmd/lvm/testdata/pvs-empty.json")},
-		exectest.Step{Cmd: wipefsCmd + "/dev/loop2", Stdout: readAppTestdata(t, "../../../lvmd/disk/testdata/wipefs-blank.json")},
+		exectest.Step{Cmd: wipefsCmd + "/dev/loop2", Stdout: readAppTestdata(t, "../../../internal/disk/testdata/wipefs-blank.json")},
 	)
 	var settings config.LVMSettings
 	// The default path, not given on the command line, does not exist.

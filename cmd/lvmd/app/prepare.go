@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/toposuite/toposuite/internal/cli"
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/lvmd/config"
-	"github.com/toposuite/toposuite/lvmd/disk"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 	"github.com/toposuite/toposuite/lvmd/prepare"
 )

@@ -56,8 +56,8 @@ func prepareSteps(t *testing.T, lvmPath, content string) []exectest.Step {
 	return []exectest.Step{
 		{Cmd: lvmPath + vgsArgs + "vg1", ExitCode: 5, Stdout: emptyVGs, Stderr: "  Volume group \"vg1\" not found\n"},
 		{Cmd: lvmPath + pvsArgs, Stdout: readAppTestdata(t, "../../../lvmd/lvm/testdata/pvs-empty.json")},
-		{Cmd: lsblkLoop2, Stdout: readAppTestdata(t, "../../../lvmd/disk/testdata/lsblk-loop.json")},
-		{Cmd: wipefsCmd + "/dev/loop2", Stdout: readAppTestdata(t, "../../../lvmd/disk/testdata/wipefs-"+content+".json")},
+		{Cmd: lsblkLoop2, Stdout: readAppTestdata(t, "../../../internal/disk/testdata/lsblk-loop.json")},
+		{Cmd: wipefsCmd + "/dev/loop2", Stdout: readAppTestdata(t, "../../../internal/disk/testdata/wipefs-"+content+".json")},
 	}
 }
 

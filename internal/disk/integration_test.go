@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposuite/toposuite/internal/disk"
 	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/internal/testutil"
-	"github.com/toposuite/toposuite/lvmd/disk"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 

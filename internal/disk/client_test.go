@@ -191,5 +191,5 @@ func TestDiscoverWithoutLVM(t *testing.T) {
 
 func readTestdataLVM(t *testing.T) []byte {
 	t.Helper()
-	return readTestdata(t, "../../lvm/testdata/pvs.json")
+	return readTestdata(t, "../../../lvmd/lvm/testdata/pvs.json")
 }
