@@ -4,11 +4,8 @@ package disk_test
 
 import (
 	"context"
-	"encoding/binary"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,45 +16,6 @@ import (
 )
 
 const mib = int64(1) << 20
-
-// writeMBR writes a DOS partition table with one Linux partition, the way
-// fdisk would, without needing fdisk (not installed on the test machines).
-func writeMBR(t *testing.T, dev string) {
-	t.Helper()
-	var s [512]byte
-	binary.LittleEndian.PutUint32(s[440:], 0x78563412)
-	p := s[446:462]
-	p[4] = 0x83
-	binary.LittleEndian.PutUint32(p[8:], 2048)
-	binary.LittleEndian.PutUint32(p[12:], 16384)
-	s[510], s[511] = 0x55, 0xAA
-	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(s[:], 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readOnlyLoop attaches a file read-only and detaches it at cleanup.
-func readOnlyLoop(t *testing.T, dir string, size int64) string {
-	t.Helper()
-	file := filepath.Join(dir, "readonly.img")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(file, size); err != nil {
-		t.Fatal(err)
-	}
-	dev := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--read-only", "--find", "--show", file))
-	t.Cleanup(func() { testutil.DetachLoop(t, dev) })
-	return dev
-}
 
 func codes(rs []disk.Reason) []disk.ReasonCode {
 	var out []disk.ReasonCode
@@ -79,10 +37,10 @@ func TestIntegrationDiscover(t *testing.T) {
 	mounted := testutil.LoopDevice(t, dir, 64*mib)
 	pv := testutil.LoopDevice(t, dir, 64*mib)
 	small := testutil.LoopDevice(t, dir, 16*mib)
-	ro := readOnlyLoop(t, dir, 64*mib)
+	ro := testutil.ReadOnlyLoop(t, dir, 64*mib)
 
 	testutil.Run(t, nil, "mkfs.ext4", "-q", "-F", ext4)
-	writeMBR(t, mbr)
+	testutil.WriteMBR(t, mbr)
 	testutil.Run(t, nil, "mkfs.ext4", "-q", "-F", mounted)
 	mp := testutil.Dir(t)
 	testutil.Run(t, nil, "mount", mounted, mp)

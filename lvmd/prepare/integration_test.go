@@ -4,7 +4,6 @@ package prepare_test
 
 import (
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -163,55 +162,6 @@ func TestIntegrationPrepareCreateUnchangedExtend(t *testing.T) {
 	}
 }
 
-// writeMBR writes a DOS partition table with one Linux partition, the way
-// fdisk would, without needing fdisk (not installed on the test machines).
-func writeMBR(t *testing.T, dev string) {
-	t.Helper()
-	var s [512]byte
-	binary.LittleEndian.PutUint32(s[440:], 0x78563412) // disk identifier
-	p := s[446:462]
-	p[4] = 0x83                                  // Linux
-	binary.LittleEndian.PutUint32(p[8:], 2048)   // first sector
-	binary.LittleEndian.PutUint32(p[12:], 16384) // sectors
-	s[510], s[511] = 0x55, 0xAA
-	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(s[:], 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mkfsExt4(t *testing.T, dev string) {
-	t.Helper()
-	testutil.Run(t, nil, "mkfs.ext4", "-q", "-F", dev)
-}
-
-// mountAtCleanup mounts dev on a fresh directory and unmounts it when the
-// test ends, before the loop device is detached.
-func mountAtCleanup(t *testing.T, dev string) string {
-	t.Helper()
-	mp := testutil.Dir(t)
-	testutil.Run(t, nil, "mount", dev, mp)
-	t.Cleanup(func() {
-		if _, err := testutil.RunErr(nil, "umount", mp); err != nil {
-			t.Errorf("umount %s: %v", mp, err)
-		}
-	})
-	return mp
-}
-
-func signatures(t *testing.T, dev string) []string {
-	t.Helper()
-	out := testutil.Run(t, nil, "wipefs", "--no-act", "--noheadings", "--output", "TYPE", dev)
-	return strings.Fields(out)
-}
-
 func TestIntegrationPrepareRefusals(t *testing.T) {
 	dir := setup(t)
 	testutil.RequireTools(t, "mkfs.ext4", "mount", "umount")
@@ -224,16 +174,16 @@ func TestIntegrationPrepareRefusals(t *testing.T) {
 		wipeable bool
 	}
 	for _, tc := range []dirty{
-		{"ext4", func(t *testing.T, _ *rig, dev string) string { mkfsExt4(t, dev); return "32Mi" }, "has a filesystem (ext4)", true},
-		{"partition table", func(t *testing.T, _ *rig, dev string) string { writeMBR(t, dev); return "32Mi" }, "has a partition table (dos)", true},
+		{"ext4", func(t *testing.T, _ *rig, dev string) string { testutil.MkfsExt4(t, dev); return "32Mi" }, "has a filesystem (ext4)", true},
+		{"partition table", func(t *testing.T, _ *rig, dev string) string { testutil.WriteMBR(t, dev); return "32Mi" }, "has a partition table (dos)", true},
 		{"PV of another VG", func(t *testing.T, r *rig, dev string) string {
 			r.env.VG(t, testutil.UniqueName("tsother"), dev)
 			return "32Mi"
 		}, "is an LVM physical volume of volume group tsother", false},
 		{"too small", func(*testing.T, *rig, string) string { return "128Mi" }, "is 64Mi (67108864 bytes), smaller than the minimum of 128Mi", false},
 		{"mounted", func(t *testing.T, _ *rig, dev string) string {
-			mkfsExt4(t, dev)
-			mp := mountAtCleanup(t, dev)
+			testutil.MkfsExt4(t, dev)
+			mp := testutil.MountAtCleanup(t, dev)
 			return "32Mi" + "|" + mp
 		}, "is mounted at ", false},
 	} {
@@ -245,7 +195,7 @@ func TestIntegrationPrepareRefusals(t *testing.T) {
 			name := testutil.UniqueName("tsprep")
 			r.removeVGAtCleanup(name, blank)
 			vg := config.VolumeGroup{Name: name, Devices: []string{blank, dev}, MinDeviceSize: quantity(minSize)}
-			before := signatures(t, dev)
+			before := testutil.Signatures(t, dev)
 
 			rep := r.prepare(prepare.Options{}, vg)
 			got := rep.VolumeGroups[0]
@@ -268,7 +218,7 @@ func TestIntegrationPrepareRefusals(t *testing.T) {
 					!strings.Contains(got.Devices[1].Reason, "wiping only erases signatures of a device that is otherwise free") {
 					t.Errorf("listed under wipe: %+v", got)
 				}
-				if after := signatures(t, dev); !slices.Equal(before, after) {
+				if after := testutil.Signatures(t, dev); !slices.Equal(before, after) {
 					t.Errorf("signatures changed from %v to %v", before, after)
 				}
 				return
@@ -280,7 +230,7 @@ func TestIntegrationPrepareRefusals(t *testing.T) {
 			if members := r.members(name); !slices.Equal(members, sorted(blank, dev)) {
 				t.Errorf("members = %v", members)
 			}
-			if after := signatures(t, dev); !slices.Equal(after, []string{disk.TypeLVM2Member}) {
+			if after := testutil.Signatures(t, dev); !slices.Equal(after, []string{disk.TypeLVM2Member}) {
 				t.Errorf("signatures after wipe and pvcreate = %v", after)
 			}
 		})
