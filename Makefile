@@ -42,8 +42,12 @@ build: ## Build every binary into bin/.
 	@for b in $(BINARIES); do echo ">> build $$b"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 .PHONY: test
-test: deps test-unit test-integration ## Run the whole suite: unit, then real-storage integration tests.
+test: deps check-binaries test-unit test-integration ## Run the whole suite: unit, then real-storage integration tests.
 	@echo ">> all tests passed"
+
+.PHONY: check-binaries
+check-binaries: build ## Build every binary and check that each answers --version with the stamped commit.
+	@for b in $(BINARIES); do out=$$(bin/$$b --version); echo "   $$out"; case "$$out" in *"commit $(COMMIT)"*) ;; *) echo "$$b: commit not stamped"; exit 1;; esac; done
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no root needed).
