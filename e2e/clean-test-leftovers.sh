@@ -10,6 +10,14 @@ while read -r target; do
   [ -n "$target" ] || continue
   umount -l "$target" 2>/dev/null && found=1
 done < <(findmnt -rn -o TARGET 2>/dev/null | grep -E "^$tmp/toposuite-it-" | sort -r)
+# Loop devices over the test's loop devices (lvmd's development activation)
+# go first, or the ones under them stay busy.
+ours=$(losetup -a 2>/dev/null | awk -F: -v t="$tmp/toposuite-it-" 'index($0, "(" t) {print $1}')
+for under in $ours; do
+  for over in $(losetup -n -O NAME --associated "$under" 2>/dev/null); do
+    losetup -d "$over" && found=1 && echo "detached leftover $over (over $under)"
+  done
+done
 while IFS=: read -r dev rest; do
   [ -n "$dev" ] || continue
   file=$(losetup -n -O BACK-FILE "$dev" 2>/dev/null)

@@ -41,8 +41,10 @@ type Backend struct {
 	options map[string]optionClass
 	vgNames []string
 	// activation is false when LVM runs with activation disabled
-	// (metadata-only mode); volumes then have no device path.
+	// (metadata-only mode); volumes then have no device path, unless dev
+	// (the development loop activation) gives them one.
 	activation bool
+	dev        Activator
 
 	locks keylock.Map
 	rw    sync.RWMutex
@@ -67,14 +69,23 @@ func (c *class) poolKey() string {
 	return c.VolumeGroup
 }
 
+// Activator gives LVs a device where LVM cannot (the development loop
+// activation, package devloop); nil means LVM's own activation.
+type Activator interface {
+	Activate(ctx context.Context, vg, name string) (string, error)
+	Deactivate(ctx context.Context, vg, name string) error
+	Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error)
+}
+
 type optionClass struct {
 	args   []string
 	layout config.Layout
 }
 
 // New validates cfg, reads LVM once and returns the backend. It fails when a
-// class names a volume group or thin pool that does not exist.
-func New(ctx context.Context, cfg *config.Config, client *lvm.Client, log logr.Logger) (*Backend, error) {
+// class names a volume group or thin pool that does not exist. dev is the
+// development activation, nil for LVM's own.
+func New(ctx context.Context, cfg *config.Config, client *lvm.Client, dev Activator, log logr.Logger) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config:\n%w", err)
 	}
@@ -84,6 +95,7 @@ func New(ctx context.Context, cfg *config.Config, client *lvm.Client, log logr.L
 		byName:  map[string]*class{},
 		options: map[string]optionClass{},
 		vgNames: cfg.VolumeGroupNames(),
+		dev:     dev,
 	}
 	for _, dc := range cfg.DeviceClasses {
 		c := &class{DeviceClass: dc, spare: dc.SpareBytes()}
@@ -118,7 +130,29 @@ func New(ctx context.Context, cfg *config.Config, client *lvm.Client, log logr.L
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("invalid config:\n%s", strings.Join(missing, "\n"))
 	}
+	if b.dev != nil {
+		log.Info("DEVELOPMENT activation: volumes are loop devices over their extents; never use this in production")
+		if _, err := b.devPaths(ctx); err != nil {
+			log.Error(err, "some volumes could not be given a loop device")
+		}
+	}
 	return b, nil
+}
+
+// devPaths gives every volume of the suite its loop device (development
+// activation) and returns them by vg/name.
+func (b *Backend) devPaths(ctx context.Context) (map[string]string, error) {
+	rep, err := b.lvm.FullReport(ctx, b.vgNames...)
+	if err != nil {
+		return nil, err
+	}
+	owned := map[string]bool{}
+	for _, lv := range rep.LVs {
+		if lv.HasTag(config.OwnerTag) && b.classOf(lv) != nil {
+			owned[lv.VG+"/"+lv.Name] = true
+		}
+	}
+	return b.dev.Reconcile(ctx, b.vgNames, func(vg, name string) bool { return owned[vg+"/"+name] })
 }
 
 // resolve returns the class named (the default for "").

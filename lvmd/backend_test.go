@@ -61,7 +61,7 @@ func newScripted(t *testing.T, steps ...exectest.Step) (*Backend, *exectest.Scri
 		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
 	)
 	s.Add(steps...)
-	b, err := New(context.Background(), testConfig(), lvm.New(s, "lvm"), logr.Discard())
+	b, err := New(context.Background(), testConfig(), lvm.New(s, "lvm"), nil, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/toposuite/toposuite/internal/daemon"
 	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/devloop"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
@@ -22,17 +23,28 @@ var MetricNames = daemon.MetricNames{
 	ThinAvailableBytes:  "topolvm_thinpool_overprovisioned_available",
 }
 
+// NewRunner returns the command runner configured by cfg.LVM: every
+// command lvmd runs (LVM's and the few others) goes through it.
+func NewRunner(cfg *config.Config) exec.Runner {
+	return exec.NewLocal(exec.Options{Prefix: cfg.LVM.CommandPrefix, Env: cfg.LVM.EnvList(), Timeout: cfg.LVM.Timeout.Duration})
+}
+
 // NewLVMClient returns the LVM command layer configured by cfg.LVM.
 func NewLVMClient(cfg *config.Config) *lvm.Client {
-	r := exec.NewLocal(exec.Options{Prefix: cfg.LVM.CommandPrefix, Env: cfg.LVM.EnvList(), Timeout: cfg.LVM.Timeout.Duration})
-	return lvm.New(r, cfg.LVM.Path)
+	return lvm.New(NewRunner(cfg), cfg.LVM.Path)
 }
 
 // Start validates cfg, connects to LVM and starts lvmd's daemon (capacity
 // polling until ctx ends). Standalone lvmd serves the result on its socket;
 // a node plugin embedding lvmd serves it in process. Both come through here.
 func Start(ctx context.Context, cfg *config.Config, log logr.Logger) (*daemon.Instance, error) {
-	b, err := New(ctx, cfg, NewLVMClient(cfg), log)
+	run := NewRunner(cfg)
+	client := lvm.New(run, cfg.LVM.Path)
+	var dev Activator
+	if cfg.Activation == config.ActivationDevelopmentLoop {
+		dev = devloop.New(run, client)
+	}
+	b, err := New(ctx, cfg, client, dev, log)
 	if err != nil {
 		return nil, err
 	}

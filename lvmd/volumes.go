@@ -90,9 +90,33 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 		return storage.Volume{}, err
 	}
 	b.settle(c, p.footprint, key, &lvState{footprint: p.footprint, poolKey: c.poolKey()})
+	path := b.path(c, req.Name)
+	if b.dev != nil {
+		if path, err = b.dev.Activate(ctx, c.VolumeGroup, req.Name); err != nil {
+			// A volume without a device is of no use: take it back.
+			if _, rerr := b.lvm.RemoveTagged(ctx, c.VolumeGroup, req.Name, classTagPrefix+c.Name); rerr == nil {
+				b.forget(key)
+			}
+			return storage.Volume{}, fmt.Errorf("development activation of %s: %w", key, err)
+		}
+	}
 	return storage.Volume{
-		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: b.path(c, req.Name), Health: storage.HealthHealthy,
+		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: path, Health: storage.HealthHealthy,
 	}, nil
+}
+
+// withDevPath fills in the development activation's device of a volume.
+func (b *Backend) withDevPath(ctx context.Context, c *class, v storage.Volume) storage.Volume {
+	if b.dev == nil {
+		return v
+	}
+	path, err := b.dev.Activate(ctx, c.VolumeGroup, v.Name)
+	if err != nil {
+		v.Health, v.HealthMessage = storage.HealthAbnormal, "no device: "+err.Error()
+		return v
+	}
+	v.Path = path
+	return v
 }
 
 func (b *Backend) available(c *class) int64 {
@@ -125,7 +149,7 @@ func (b *Backend) existing(ctx context.Context, c *class, name string, size int6
 	if lv.Size != size {
 		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists with size %d, not %d", name, lv.Size, size)
 	}
-	return b.toVolume(c, lv), nil
+	return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
 }
 
 // owned returns an LV of class c that lvmd manages; NotFound otherwise
@@ -264,7 +288,7 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	want := roundUp(size, unit)
 	switch {
 	case want == lv.Size:
-		return b.toVolume(c, lv), nil
+		return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
 	case want < lv.Size:
 		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is %d bytes; shrinking to %d is not supported", name, lv.Size, want)
 	case lv.Origin != "" && !c.thin():
@@ -285,7 +309,7 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	old.footprint += delta
 	b.settle(c, delta, key, &old)
 	lv.Size = want
-	return b.toVolume(c, lv), nil
+	return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
 }
 
 // RemoveVolume implements daemon.Backend. Only an LV carrying the owner tag
@@ -305,6 +329,13 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string) erro
 
 	if b.hasSnapshots(c.VolumeGroup, name) {
 		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
+	}
+	if b.dev != nil {
+		if _, err := b.owned(ctx, c, name); err == nil {
+			if err := b.dev.Deactivate(ctx, c.VolumeGroup, name); err != nil {
+				return storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
+			}
+		}
 	}
 	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name)
 	if err != nil {
@@ -332,7 +363,7 @@ func (b *Backend) GetVolume(ctx context.Context, className, name string) (storag
 	if err != nil {
 		return storage.Volume{}, err
 	}
-	return b.toVolume(c, lv), nil
+	return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
 }
 
 // ListVolumes implements daemon.Backend.
@@ -349,6 +380,10 @@ func (b *Backend) ListVolumes(ctx context.Context, className string) ([]storage.
 	if err != nil {
 		return nil, err
 	}
+	var devs map[string]string
+	if b.dev != nil {
+		devs, _ = b.devPaths(ctx) // a volume without a device shows it in its health
+	}
 	var out []storage.Volume
 	for _, lv := range rep.LVs {
 		if !lv.HasTag(config.OwnerTag) {
@@ -358,7 +393,13 @@ func (b *Backend) ListVolumes(ctx context.Context, className string) ([]storage.
 		if c == nil || (only != nil && c != only) {
 			continue
 		}
-		out = append(out, b.toVolume(c, lv))
+		v := b.toVolume(c, lv)
+		if b.dev != nil {
+			if v.Path = devs[lv.VG+"/"+lv.Name]; v.Path == "" {
+				v.Health, v.HealthMessage = storage.HealthAbnormal, "no device: the development activation could not show it"
+			}
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

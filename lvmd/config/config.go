@@ -45,7 +45,18 @@ type Config struct {
 	LvcreateOptionClasses []OptionClass `json:"lvcreateOptionClasses,omitempty"`
 	// VolumeGroups declares the devices `lvmd prepare` builds volume groups from.
 	VolumeGroups []VolumeGroup `json:"volumeGroups,omitempty"`
+	// Activation is how volumes get a device: "lvm" (default, LVM's own
+	// activation, /dev/<vg>/<lv>) or "development-loop" (DEVELOPMENT ONLY:
+	// a loop device over each LV's extents, for machines without
+	// device-mapper; see docs/lvmd.md).
+	Activation string `json:"activation,omitempty"`
 }
+
+// Activation modes.
+const (
+	ActivationLVM             = "lvm"
+	ActivationDevelopmentLoop = "development-loop"
+)
 
 // LVMSettings are how lvmd runs LVM commands.
 type LVMSettings struct {
@@ -141,6 +152,9 @@ func Parse(data []byte) (*Config, error) {
 // Default fills unset fields.
 func (c *Config) Default() {
 	c.Settings.Default(DefaultSocketName)
+	if c.Activation == "" {
+		c.Activation = ActivationLVM
+	}
 	if c.LVM.Path == "" {
 		c.LVM.Path = DefaultLVMPath
 	}
@@ -267,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Settings.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Activation != ActivationLVM && c.Activation != ActivationDevelopmentLoop {
+		add("activation: %q is not %s or %s", c.Activation, ActivationLVM, ActivationDevelopmentLoop)
 	}
 	if c.LVM.Timeout != nil && c.LVM.Timeout.Duration <= 0 {
 		add("lvm.timeout: must be positive")

@@ -1,0 +1,212 @@
+// Package devloop is lvmd's development activation mode, for machines
+// without device-mapper (like every development and CI machine of this
+// project), where LVM runs in metadata-only mode and logical volumes have no
+// device node. It exposes each linear LV whose extents are contiguous on one
+// physical volume as a loop device over exactly those bytes of the PV
+// (losetup --offset --sizelimit), and grows the loop device when the LV
+// grows, so that the node path — mkfs, mount, raw block, stats, expansion —
+// runs for real in tests, csi-sanity and the demo.
+//
+// DEVELOPMENT ONLY. Production uses LVM's own activation and /dev/<vg>/<lv>.
+// The mode has limits that production must never have: an LV that is not one
+// contiguous run of extents cannot be shown (its volume reports an error), and
+// writes go to the PV behind LVM's back.
+//
+// State lives in the kernel's loop devices (their backing PV and offset), so
+// a restarted lvmd finds the loop devices it made.
+package devloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/toposuite/toposuite/internal/disk"
+	"github.com/toposuite/toposuite/internal/exec"
+	"github.com/toposuite/toposuite/internal/storage"
+	"github.com/toposuite/toposuite/lvmd/lvm"
+)
+
+// Activator shows LVs as loop devices.
+type Activator struct {
+	run   exec.Runner
+	lvm   *lvm.Client
+	disks *disk.Client
+}
+
+// New returns an activator running losetup through run and LVM through l.
+func New(run exec.Runner, l *lvm.Client) *Activator {
+	return &Activator{run: run, lvm: l, disks: disk.New(run)}
+}
+
+// ErrNotContiguous: the LV's extents are not one run on one PV.
+var ErrNotContiguous = errors.New("the logical volume is not one contiguous run of extents, which the development loop activation needs")
+
+// segment returns the one PV segment of vg/name; NotFound when the LV has none.
+func (a *Activator) segment(ctx context.Context, vg, name string) (lvm.PVSegment, error) {
+	segs, err := a.lvm.PVSegments(ctx, vg)
+	if err != nil {
+		return lvm.PVSegment{}, err
+	}
+	var mine []lvm.PVSegment
+	for _, s := range segs {
+		if s.LV == name {
+			mine = append(mine, s)
+		}
+	}
+	switch len(mine) {
+	case 0:
+		return lvm.PVSegment{}, storage.Errorf(storage.ErrNotFound, "logical volume %s/%s has no extents", vg, name)
+	case 1:
+		return mine[0], nil
+	}
+	return lvm.PVSegment{}, fmt.Errorf("%s/%s: %w", vg, name, ErrNotContiguous)
+}
+
+// Activate returns the loop device showing vg/name, attaching one, or
+// growing the existing one after the LV grew.
+func (a *Activator) Activate(ctx context.Context, vg, name string) (string, error) {
+	seg, err := a.segment(ctx, vg, name)
+	if err != nil {
+		return "", err
+	}
+	return a.ensure(ctx, seg)
+}
+
+func (a *Activator) ensure(ctx context.Context, seg lvm.PVSegment) (string, error) {
+	loops, err := a.disks.LoopsBackedBy(ctx, seg.PV)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range loops {
+		if l.Offset != seg.Offset {
+			continue
+		}
+		if l.SizeLimit != seg.Size {
+			if err := resize(l.Path, seg.Size); err != nil {
+				return "", err
+			}
+		}
+		return l.Path, nil
+	}
+	res, err := a.run.Run(ctx, "losetup", "--find", "--show",
+		"--offset", strconv.FormatInt(seg.Offset, 10), "--sizelimit", strconv.FormatInt(seg.Size, 10), seg.PV)
+	if err != nil {
+		return "", fmt.Errorf("attach a loop device over %s of %s: %w", seg.LV, seg.PV, err)
+	}
+	dev := strings.TrimSpace(string(res.Stdout))
+	if !strings.HasPrefix(dev, "/dev/") {
+		return "", fmt.Errorf("losetup printed %q, not a device", dev)
+	}
+	return dev, nil
+}
+
+// Deactivate detaches the loop device of vg/name, if any. A missing LV is
+// not an error: there is nothing to show.
+func (a *Activator) Deactivate(ctx context.Context, vg, name string) error {
+	seg, err := a.segment(ctx, vg, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return a.detach(ctx, seg.PV, seg.Offset)
+}
+
+func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {
+	loops, err := a.disks.LoopsBackedBy(ctx, pv)
+	if err != nil {
+		return err
+	}
+	for _, l := range loops {
+		if l.Offset == offset {
+			if _, err := a.run.Run(ctx, "losetup", "--detach", l.Path); err != nil {
+				return fmt.Errorf("detach %s: %w", l.Path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Reconcile makes the loop devices match the LVs: every LV of vgs for which
+// want is true gets its device, and loop devices over the PVs of vgs that
+// no longer match such an LV (left by a removed or moved LV) are detached.
+// It returns the device of each LV by "vg/name"; LVs that cannot be shown
+// are absent and their errors joined.
+func (a *Activator) Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error) {
+	segs, err := a.lvm.PVSegments(ctx, vgs...)
+	if err != nil {
+		return nil, err
+	}
+	byLV := map[string][]lvm.PVSegment{}
+	pvs := map[string]bool{}
+	for _, s := range segs {
+		pvs[s.PV] = true
+		if s.LV != "" && want(s.VG, s.LV) {
+			byLV[s.VG+"/"+s.LV] = append(byLV[s.VG+"/"+s.LV], s)
+		}
+	}
+	out := map[string]string{}
+	keep := map[string]bool{} // "pv@offset" of wanted segments
+	var errs []error
+	for key, ss := range byLV {
+		if len(ss) != 1 {
+			errs = append(errs, fmt.Errorf("%s: %w", key, ErrNotContiguous))
+			continue
+		}
+		keep[ss[0].PV+"@"+strconv.FormatInt(ss[0].Offset, 10)] = true
+		dev, err := a.ensure(ctx, ss[0])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			continue
+		}
+		out[key] = dev
+	}
+	for pv := range pvs {
+		loops, err := a.disks.LoopsBackedBy(ctx, pv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, l := range loops {
+			// Only partial mappings are this package's; a whole-PV loop is someone else's.
+			if l.Offset == 0 && l.SizeLimit == 0 || keep[pv+"@"+strconv.FormatInt(l.Offset, 10)] {
+				continue
+			}
+			if _, err := a.run.Run(ctx, "losetup", "--detach", l.Path); err != nil {
+				errs = append(errs, fmt.Errorf("detach stale %s: %w", l.Path, err))
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// resize changes the size limit of a live loop device and tells the kernel
+// to re-read its capacity; losetup cannot change the size limit of an
+// attached device, and detaching it would break its mounts.
+func resize(dev string, size int64) error {
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	info, err := unix.IoctlLoopGetStatus64(fd)
+	if err != nil {
+		return fmt.Errorf("get status of %s: %w", dev, err)
+	}
+	info.Sizelimit = uint64(size)
+	if err := unix.IoctlLoopSetStatus64(fd, info); err != nil {
+		return fmt.Errorf("set size limit of %s: %w", dev, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.LOOP_SET_CAPACITY, 0); err != nil {
+		return fmt.Errorf("refresh capacity of %s: %w", dev, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package lvm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// PVSegment is a run of extents of a physical volume, free or used by one LV.
+type PVSegment struct {
+	PV string
+	VG string
+	LV string // empty for free space
+	// Offset and Size locate the run on the PV device, in bytes:
+	// pe_start + start extent x extent size, and extents x extent size.
+	Offset, Size int64
+}
+
+const pvsegFields = "pv_name,vg_name,vg_extent_size,pe_start,pvseg_start,pvseg_size,lv_name"
+
+type jsonPVSegReport struct {
+	Report []struct {
+		PVSeg []struct {
+			PV         string `json:"pv_name"`
+			VG         string `json:"vg_name"`
+			ExtentSize string `json:"vg_extent_size"`
+			PEStart    string `json:"pe_start"`
+			Start      string `json:"pvseg_start"`
+			Size       string `json:"pvseg_size"`
+			LV         string `json:"lv_name"`
+		} `json:"pvseg"`
+	} `json:"report"`
+}
+
+// ParsePVSegments parses `pvs --segments -o <pvsegFields> --reportformat
+// json --units b --nosuffix`.
+func ParsePVSegments(out []byte) ([]PVSegment, error) {
+	var jr jsonPVSegReport
+	if err := json.Unmarshal(out, &jr); err != nil {
+		return nil, fmt.Errorf("parse LVM PV segment report: %w", err)
+	}
+	var segs []PVSegment
+	for _, sec := range jr.Report {
+		for _, s := range sec.PVSeg {
+			var n [4]int64
+			for i, f := range []struct{ name, v string }{
+				{"vg_extent_size", s.ExtentSize}, {"pe_start", s.PEStart}, {"pvseg_start", s.Start}, {"pvseg_size", s.Size},
+			} {
+				v, err := parseBytes(f.name, f.v)
+				if err != nil {
+					return nil, err
+				}
+				n[i] = v
+			}
+			extent, peStart, start, size := n[0], n[1], n[2], n[3]
+			if s.PV == "" || extent <= 0 || start > (1<<62)/extent || size > (1<<62)/extent {
+				return nil, fmt.Errorf("parse LVM PV segment report: implausible segment %+v", s)
+			}
+			segs = append(segs, PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Offset: peStart + start*extent, Size: size * extent})
+		}
+	}
+	return segs, nil
+}
+
+// PVSegments returns the PV segments of the named volume groups. (pvs
+// takes PV names as arguments, so the VGs are selected from all PVs.)
+func (c *Client) PVSegments(ctx context.Context, vgs ...string) ([]PVSegment, error) {
+	args := append([]string{"pvs", "--segments", "-o", pvsegFields}, reportArgs...)
+	res, err := c.lvm(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	all, err := ParsePVSegments(res.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, vg := range vgs {
+		keep[vg] = true
+	}
+	var segs []PVSegment
+	for _, s := range all {
+		if keep[s.VG] {
+			segs = append(segs, s)
+		}
+	}
+	return segs, nil
+}
