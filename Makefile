@@ -22,6 +22,10 @@ BINARIES      := lvmd btrfsd topolvm-controller topolvm-node topols-node topolvm
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.8.2
+CONTROLLER_GEN_VERSION     := v0.23.0
+
+# Generated files `make verify` checks are up to date.
+GENERATED := internal/daemonapi internal/api deploy/charts/topolvm/crds
 
 DEBIAN_PACKAGES := lvm2 btrfs-progs xfsprogs e2fsprogs util-linux protobuf-compiler
 # Commands that prove each package above is present (same order).
@@ -78,12 +82,14 @@ verify: tools ## gofmt, go vet, staticcheck, generated code up to date.
 	staticcheck -tags integration ./...
 	@echo ">> generated code"
 	@$(MAKE) --no-print-directory generate
-	@if [ -n "$$(git status --porcelain -- internal/daemonapi)" ]; then git diff -- internal/daemonapi | head -50; echo "generated code is out of date: run make generate and commit"; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then git status --short -- $(GENERATED); git diff -- $(GENERATED) | head -50; echo "generated code is out of date: run make generate and commit"; exit 1; fi
 	@echo ">> verify ok"
 
 .PHONY: generate
-generate: tools ## Regenerate code (gRPC API).
+generate: tools ## Regenerate code: gRPC API, deepcopy, CRDs.
 	$(GO) generate ./internal/daemonapi/...
+	controller-gen object paths=./internal/api/...
+	controller-gen crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=deploy/charts/topolvm/crds
 
 .PHONY: clean
 clean: clean-test-leftovers ## Remove build output.
@@ -102,7 +108,7 @@ deps: ## Install the Debian packages the tests need (as root, only when missing)
 	fi
 
 .PHONY: tools
-tools: deps $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION) $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION) $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION) ## Install the pinned Go tools into bin/tools.
+tools: deps $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION) $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION) $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION) $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION) ## Install the pinned Go tools into bin/tools.
 
 $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION):
 	GOBIN=$(TOOLS_BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -110,6 +116,10 @@ $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION):
 
 $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION):
 	GOBIN=$(TOOLS_BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	@touch $@
+
+$(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION):
+	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	@touch $@
 
 $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION):
