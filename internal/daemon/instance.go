@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/toposuite/toposuite/internal/grpcserver"
 	"github.com/toposuite/toposuite/internal/httpserver"
 )
 
@@ -34,12 +35,8 @@ func Start(ctx context.Context, b Backend, poll time.Duration, log logr.Logger) 
 // ServeUnix serves on a 0600 unix socket until ctx ends, then shuts down
 // gracefully and removes the socket.
 func (i *Instance) ServeUnix(ctx context.Context, path string) error {
-	l, err := ListenUnix(path)
-	if err != nil {
-		return err
-	}
 	i.log.Info("serving", "socket", path)
-	return Serve(ctx, i.Server, l, 10*time.Second)
+	return grpcserver.ServeUnix(ctx, i.Server, path, 10*time.Second)
 }
 
 // Ready reports whether the daemon has capacity figures and its last poll

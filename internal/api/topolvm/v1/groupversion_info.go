@@ -8,15 +8,18 @@
 package v1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 // GroupVersion is the group and version of these types.
 var GroupVersion = schema.GroupVersion{Group: "topolvm.io", Version: "v1"}
 
-// SchemeBuilder registers the types; AddToScheme adds them to a scheme.
-var (
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
-	AddToScheme   = SchemeBuilder.AddToScheme
-)
+// AddToScheme adds the types to a scheme. (This package depends on
+// apimachinery only, so that any client can import it.)
+func AddToScheme(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &LogicalVolume{}, &LogicalVolumeList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

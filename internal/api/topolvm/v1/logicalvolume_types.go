@@ -68,6 +68,8 @@ type LogicalVolumeStatus struct {
 // +kubebuilder:printcolumn:name="Volume",type=string,JSONPath=`.status.volumeID`
 // +kubebuilder:printcolumn:name="Code",type=string,JSONPath=`.status.code`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:selectablefield:JSONPath=`.spec.nodeName`
+// +kubebuilder:selectablefield:JSONPath=`.spec.driverName`
 type LogicalVolume struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -82,8 +84,4 @@ type LogicalVolumeList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []LogicalVolume `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&LogicalVolume{}, &LogicalVolumeList{})
 }

@@ -1,0 +1,78 @@
+package csi
+
+import "strings"
+
+// Driver is what differs between the suite's two CSI drivers.
+type Driver struct {
+	// Name is the CSI driver name, e.g. topolvm.io or topols.io.
+	Name string
+	// TopologyKey is the node label that places volumes, e.g.
+	// topology.topolvm.io/node.
+	TopologyKey string
+	// Block says whether raw block volumes are offered (LVM: yes; btrfs
+	// subvolumes are directories: no).
+	Block bool
+	// FSTypes are the filesystems a Mount volume may ask for; the first is
+	// the default. For TopoLS it is only btrfs: the volume is a directory of it.
+	FSTypes []string
+	// MinSizes are the smallest volumes each filesystem can be made on.
+	MinSizes map[string]int64
+	// DefaultSize is the size of a volume created without a capacity range.
+	DefaultSize int64
+}
+
+const (
+	mib = int64(1) << 20
+	gib = int64(1) << 30
+)
+
+// LVMDriver is TopoLVM's profile under the given driver name.
+func LVMDriver(name string) Driver {
+	return Driver{
+		Name: name, TopologyKey: "topology." + name + "/node", Block: true,
+		FSTypes: []string{"ext4", "xfs", "btrfs"},
+		// mkfs.xfs refuses filesystems under 300 MiB; btrfs needs ~114 MiB.
+		MinSizes:    map[string]int64{"ext4": 4 * mib, "xfs": 300 * mib, "btrfs": 128 * mib, "": 4 * mib},
+		DefaultSize: gib,
+	}
+}
+
+// BtrfsDriver is TopoLS's profile under the given driver name.
+func BtrfsDriver(name string) Driver {
+	return Driver{
+		Name: name, TopologyKey: "topology." + name + "/node",
+		FSTypes:     []string{"btrfs"},
+		MinSizes:    map[string]int64{"btrfs": 4096, "": 4096},
+		DefaultSize: gib,
+	}
+}
+
+// Parameter keys of StorageClasses and inline volume attributes. The
+// device class and options class keys are prefixed with the driver name
+// (topolvm.io/device-class), as upstream TopoLVM names them.
+const (
+	ParamDeviceClass  = "device-class"
+	ParamOptionsClass = "lvcreate-option-class"
+	// ParamSize is the size of a CSI inline ephemeral volume ("1Gi").
+	ParamSize = "size"
+	// ParamEphemeral is set by the kubelet on inline ephemeral volumes.
+	ParamEphemeral = "csi.storage.k8s.io/ephemeral"
+)
+
+// Param returns the full key of a driver-prefixed parameter.
+func (d Driver) Param(key string) string { return d.Name + "/" + key }
+
+// CapacityAnnotation is the Node annotation holding a class's free bytes;
+// class "" is the node's default class.
+func (d Driver) CapacityAnnotation(class string) string {
+	if class == "" {
+		class = "00default"
+	}
+	return "capacity." + d.Name + "/" + class
+}
+
+// ShortName is the driver name up to its first dot (topolvm, topols).
+func (d Driver) ShortName() string {
+	n, _, _ := strings.Cut(d.Name, ".")
+	return n
+}

@@ -1,0 +1,240 @@
+package csi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"github.com/go-logr/logr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/keylock"
+)
+
+// Node implements the CSI Node service of one driver on one node.
+type Node struct {
+	csi.UnimplementedNodeServer
+	d        Driver
+	nodeName string
+	daemon   api.StorageDaemonClient
+	pub      Publisher
+	// targetRoot is where the kubelet puts target paths; requests for
+	// paths elsewhere are refused.
+	targetRoot string
+	locks      keylock.Map
+	log        logr.Logger
+}
+
+// NewNode returns the Node service.
+func NewNode(d Driver, nodeName string, daemon api.StorageDaemonClient, pub Publisher, targetRoot string, log logr.Logger) *Node {
+	return &Node{d: d, nodeName: nodeName, daemon: daemon, pub: pub, targetRoot: filepath.Clean(targetRoot), log: log}
+}
+
+// EphemeralName is the daemon name of a CSI inline ephemeral volume: the
+// kubelet picks its volume ID; the prefix tells the node's clean-up at
+// start which volumes are ephemeral.
+func (d Driver) EphemeralName(volumeID string) string {
+	sum := sha256.Sum256([]byte(volumeID))
+	return d.ShortName() + "-eph-" + hex.EncodeToString(sum[:])[:40]
+}
+
+// IsEphemeralName tells an ephemeral volume's daemon name.
+func (d Driver) IsEphemeralName(name string) bool {
+	return strings.HasPrefix(name, d.ShortName()+"-eph-")
+}
+
+// NodeGetInfo implements CSI.
+func (n *Node) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
+	return &csi.NodeGetInfoResponse{
+		NodeId:             n.nodeName,
+		AccessibleTopology: &csi.Topology{Segments: map[string]string{n.d.TopologyKey: n.nodeName}},
+	}, nil
+}
+
+// NodeGetCapabilities implements CSI.
+func (n *Node) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRequest) (*csi.NodeGetCapabilitiesResponse, error) {
+	var caps []*csi.NodeServiceCapability
+	for _, t := range []csi.NodeServiceCapability_RPC_Type{
+		csi.NodeServiceCapability_RPC_GET_VOLUME_STATS,
+		csi.NodeServiceCapability_RPC_EXPAND_VOLUME,
+		csi.NodeServiceCapability_RPC_VOLUME_CONDITION,
+		csi.NodeServiceCapability_RPC_SINGLE_NODE_MULTI_WRITER,
+	} {
+		caps = append(caps, &csi.NodeServiceCapability{Type: &csi.NodeServiceCapability_Rpc{Rpc: &csi.NodeServiceCapability_RPC{Type: t}}})
+	}
+	return &csi.NodeGetCapabilitiesResponse{Capabilities: caps}, nil
+}
+
+// checkTarget refuses target paths outside the kubelet's directory: a
+// broken or hostile caller must not make the plugin mount over /etc.
+func (n *Node) checkTarget(p string) error {
+	if p == "" {
+		return invalid("target path is required")
+	}
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return invalid("target path %q must be a clean absolute path", p)
+	}
+	if n.targetRoot != "/" && !strings.HasPrefix(p, n.targetRoot+"/") {
+		return invalid("target path %q is outside %s", p, n.targetRoot)
+	}
+	return nil
+}
+
+// volume finds a volume in the daemon by CSI volume ID, in any class.
+func (n *Node) volume(ctx context.Context, id string) (*api.Volume, error) {
+	list, err := n.daemon.ListVolumes(ctx, &api.ListVolumesRequest{})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	eph := n.d.EphemeralName(id)
+	for _, v := range list.GetVolumes() {
+		if v.GetName() == id || v.GetName() == eph {
+			return v, nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "volume %q is not on node %s", id, n.nodeName)
+}
+
+// NodePublishVolume implements CSI.
+func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	id := req.GetVolumeId()
+	if id == "" {
+		return nil, invalid("volume ID is required")
+	}
+	if err := n.checkTarget(req.GetTargetPath()); err != nil {
+		return nil, err
+	}
+	if why := n.d.checkCapability(req.GetVolumeCapability()); why != "" {
+		return nil, invalid("%s", why)
+	}
+	defer n.locks.Lock(id)()
+	var vol *api.Volume
+	var err error
+	if req.GetVolumeContext()[ParamEphemeral] == "true" {
+		vol, err = n.createEphemeral(ctx, id, req)
+	} else {
+		vol, err = n.volume(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if vol.GetPath() == "" {
+		return nil, status.Errorf(codes.FailedPrecondition, "volume %q has no device or directory on this node (%s)", id, vol.GetHealthMessage())
+	}
+	if err := n.pub.Publish(ctx, vol, req.GetTargetPath(), req.GetVolumeCapability(), req.GetReadonly()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// createEphemeral makes the volume of a CSI inline ephemeral volume from
+// its attributes (size, device class); a retried publish finds it.
+func (n *Node) createEphemeral(ctx context.Context, id string, req *csi.NodePublishVolumeRequest) (*api.Volume, error) {
+	attrs := req.GetVolumeContext()
+	size := n.d.DefaultSize
+	if s := attrs[ParamSize]; s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil || q.Sign() <= 0 {
+			return nil, invalid("ephemeral volume size %q is not a positive quantity", s)
+		}
+		size = q.Value()
+	}
+	fs := n.d.fsType([]*csi.VolumeCapability{req.GetVolumeCapability()})
+	size, err := n.d.volumeSize(&csi.CapacityRange{RequiredBytes: size}, fs)
+	if err != nil {
+		return nil, err
+	}
+	for k := range attrs {
+		if strings.HasPrefix(k, n.d.Name+"/") && k != n.d.Param(ParamDeviceClass) {
+			return nil, invalid("unknown volume attribute %q", k)
+		}
+	}
+	resp, err := n.daemon.CreateVolume(ctx, &api.CreateVolumeRequest{
+		Name: n.d.EphemeralName(id), DeviceClass: attrs[n.d.Param(ParamDeviceClass)], SizeBytes: size,
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	n.log.Info("created inline ephemeral volume", "volumeID", id, "name", resp.GetVolume().GetName(), "sizeBytes", size)
+	return resp.GetVolume(), nil
+}
+
+// NodeUnpublishVolume implements CSI; an ephemeral volume is removed with
+// its last publication.
+func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	id := req.GetVolumeId()
+	if id == "" {
+		return nil, invalid("volume ID is required")
+	}
+	if err := n.checkTarget(req.GetTargetPath()); err != nil {
+		return nil, err
+	}
+	defer n.locks.Lock(id)()
+	if err := n.pub.Unpublish(ctx, req.GetTargetPath()); err != nil {
+		return nil, toStatus(err)
+	}
+	if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: n.d.EphemeralName(id), DeviceClass: ""}); err != nil {
+		// Ephemeral volumes live in the default class unless their
+		// attributes said otherwise: search them all.
+		if v, ferr := n.volume(ctx, id); ferr == nil && n.d.IsEphemeralName(v.GetName()) {
+			if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
+				return nil, toStatus(err)
+			}
+		}
+	}
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+// NodeGetVolumeStats implements CSI, with the volume's condition.
+func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeStatsRequest) (*csi.NodeGetVolumeStatsResponse, error) {
+	id, p := req.GetVolumeId(), req.GetVolumePath()
+	if id == "" || p == "" {
+		return nil, invalid("volume ID and volume path are required")
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, status.Errorf(codes.NotFound, "volume path %q: %v", p, err)
+	}
+	vol, err := n.volume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cond := &csi.VolumeCondition{Message: "healthy"}
+	if vol.GetHealth() != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
+		cond = &csi.VolumeCondition{Abnormal: true, Message: vol.GetHealthMessage()}
+	}
+	usage, err := n.pub.Stats(ctx, vol, p)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &csi.NodeGetVolumeStatsResponse{Usage: usage, VolumeCondition: cond}, nil
+}
+
+// NodeExpandVolume implements CSI: the controller grew the volume; the
+// filesystem on it follows here.
+func (n *Node) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
+	id, p := req.GetVolumeId(), req.GetVolumePath()
+	if id == "" || p == "" {
+		return nil, invalid("volume ID and volume path are required")
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, status.Errorf(codes.NotFound, "volume path %q: %v", p, err)
+	}
+	defer n.locks.Lock(id)()
+	vol, err := n.volume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetVolumeCapability().GetBlock() == nil {
+		if err := n.pub.Expand(ctx, vol, p); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	return &csi.NodeExpandVolumeResponse{CapacityBytes: vol.GetSizeBytes()}, nil
+}

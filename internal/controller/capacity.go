@@ -1,0 +1,58 @@
+package controller
+
+import (
+	"context"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/toposuite/toposuite/csi"
+)
+
+// NodeCapacity reads the capacity node plugins publish as Node annotations
+// (capacity.<driver>/<class>), from the informer cache.
+type NodeCapacity struct {
+	c client.Reader
+	d csi.Driver
+}
+
+// NewNodeCapacity returns the capacity reader of driver d.
+func NewNodeCapacity(c client.Reader, d csi.Driver) *NodeCapacity { return &NodeCapacity{c: c, d: d} }
+
+// Available implements csi.NodeCapacity; a node without the annotation has no room.
+func (n *NodeCapacity) Available(ctx context.Context, node, class string) (int64, error) {
+	var no corev1.Node
+	if err := n.c.Get(ctx, client.ObjectKey{Name: node}, &no); err != nil {
+		return 0, err
+	}
+	v, _ := n.read(&no, class)
+	return v, nil
+}
+
+// Nodes implements csi.NodeCapacity.
+func (n *NodeCapacity) Nodes(ctx context.Context, class string) (map[string]int64, error) {
+	var nodes corev1.NodeList
+	if err := n.c.List(ctx, &nodes); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for i := range nodes.Items {
+		if v, ok := n.read(&nodes.Items[i], class); ok {
+			out[nodes.Items[i].Name] = v
+		}
+	}
+	return out, nil
+}
+
+func (n *NodeCapacity) read(no *corev1.Node, class string) (int64, bool) {
+	s, ok := no.Annotations[n.d.CapacityAnnotation(class)]
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return v, true
+}

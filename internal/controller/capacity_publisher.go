@@ -1,0 +1,101 @@
+package controller
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/toposuite/toposuite/csi"
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+)
+
+// CapacityPublisher keeps the node's capacity annotations current from the
+// storage daemon's Watch stream: every change the daemon sees (its own or
+// made outside it) reaches the Node within the daemon's poll interval, and
+// so GetCapacity, CSIStorageCapacity and the scheduler extender.
+type CapacityPublisher struct {
+	Client   client.Client
+	Daemon   api.StorageDaemonClient
+	Driver   csi.Driver
+	NodeName string
+	Log      logr.Logger
+}
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
+
+// Start implements manager.Runnable: it follows the Watch stream until ctx
+// ends, reconnecting after errors.
+func (p *CapacityPublisher) Start(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.Log.Info("capacity stream ended; reconnecting", "error", err, "after", backoff.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (p *CapacityPublisher) follow(ctx context.Context) error {
+	stream, err := p.Daemon.Watch(ctx, &api.WatchRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if err := p.publish(ctx, msg); err != nil {
+			p.Log.Error(err, "publishing capacity failed")
+		}
+	}
+}
+
+// Annotations returns the Node annotations for a capacity message.
+func Annotations(d csi.Driver, msg *api.CapacityResponse) map[string]string {
+	out := map[string]string{}
+	for _, c := range msg.GetClasses() {
+		v := strconv.FormatInt(c.GetAvailableBytes(), 10)
+		out[d.CapacityAnnotation(c.GetName())] = v
+		if c.GetDefault() {
+			out[d.CapacityAnnotation("")] = v
+		}
+	}
+	return out
+}
+
+func (p *CapacityPublisher) publish(ctx context.Context, msg *api.CapacityResponse) error {
+	var node corev1.Node
+	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
+		return err
+	}
+	want := Annotations(p.Driver, msg)
+	changed := false
+	for k, v := range want {
+		if node.Annotations[k] != v {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	patch := client.MergeFrom(node.DeepCopy())
+	if node.Annotations == nil {
+		node.Annotations = map[string]string{}
+	}
+	for k, v := range want {
+		node.Annotations[k] = v
+	}
+	return p.Client.Patch(ctx, &node, patch)
+}

@@ -1,0 +1,158 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/api/resource"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+)
+
+// NodeVolumeReconciler makes the LogicalVolumes of one node and one driver
+// real through the node's storage daemon (lvmd or btrfsd): it creates,
+// snapshots, grows and removes volumes and writes the outcome to status.
+type NodeVolumeReconciler struct {
+	Client   client.Client
+	Daemon   api.StorageDaemonClient
+	Driver   string
+	NodeName string
+	Log      logr.Logger
+}
+
+// +kubebuilder:rbac:groups=topolvm.io,resources=logicalvolumes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=topolvm.io,resources=logicalvolumes/status,verbs=get;update;patch
+
+// Finalizer is the finalizer a node puts on its LogicalVolumes, so that the
+// object outlives the volume it stands for.
+func (r *NodeVolumeReconciler) Finalizer() string { return r.Driver + "/logicalvolume" }
+
+// SetupWithManager registers the reconciler for this node's and driver's objects.
+func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		lv, ok := o.(*v1.LogicalVolume)
+		return ok && lv.Spec.NodeName == r.NodeName && lv.Spec.DriverName == r.Driver
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node").
+		For(&v1.LogicalVolume{}).WithEventFilter(mine).Complete(r)
+}
+
+// terminal codes will not change on retry: the controller reads them and
+// gives up (and deletes the object); others are retried.
+var terminal = map[codes.Code]bool{
+	codes.InvalidArgument: true, codes.AlreadyExists: true, codes.ResourceExhausted: true,
+	codes.NotFound: true, codes.FailedPrecondition: true, codes.OutOfRange: true,
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *NodeVolumeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	lv := &v1.LogicalVolume{}
+	if err := r.Client.Get(ctx, req.NamespacedName, lv); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if lv.Spec.NodeName != r.NodeName || lv.Spec.DriverName != r.Driver {
+		return reconcile.Result{}, nil
+	}
+	log := r.Log.WithValues("logicalVolume", lv.Name)
+	if !lv.DeletionTimestamp.IsZero() {
+		return r.remove(ctx, log, lv)
+	}
+	if !controllerutil.ContainsFinalizer(lv, r.Finalizer()) {
+		patch := client.MergeFrom(lv.DeepCopy())
+		controllerutil.AddFinalizer(lv, r.Finalizer())
+		if err := r.Client.Patch(ctx, lv, patch); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if lv.Status.VolumeID == "" {
+		if lv.Status.Code != "" {
+			return reconcile.Result{}, nil // answered with an error; the controller decides
+		}
+		return r.create(ctx, log, lv)
+	}
+	if lv.Status.CurrentSize == nil || lv.Spec.Size.Cmp(*lv.Status.CurrentSize) > 0 {
+		if lv.Status.Code != "" {
+			return reconcile.Result{}, nil
+		}
+		return r.resize(ctx, log, lv)
+	}
+	return reconcile.Result{}, nil
+}
+
+func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {
+	var vol *api.Volume
+	var err error
+	start := time.Now()
+	if lv.Spec.Source != "" {
+		var resp *api.VolumeResponse
+		resp, err = r.Daemon.CreateSnapshot(ctx, &api.CreateSnapshotRequest{
+			Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SourceName: lv.Spec.Source,
+			SizeBytes: lv.Spec.Size.Value(), ReadOnly: lv.Spec.AccessType == "ro",
+		})
+		vol = resp.GetVolume()
+	} else {
+		var resp *api.VolumeResponse
+		resp, err = r.Daemon.CreateVolume(ctx, &api.CreateVolumeRequest{
+			Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SizeBytes: lv.Spec.Size.Value(), OptionsClass: lv.Spec.OptionsClass,
+		})
+		vol = resp.GetVolume()
+	}
+	patch := client.MergeFrom(lv.DeepCopy())
+	if err != nil {
+		code := status.Code(err)
+		if !terminal[code] {
+			return reconcile.Result{}, fmt.Errorf("create volume %s: %w", lv.Spec.Name, err)
+		}
+		log.Info("volume cannot be created", "code", code.String(), "error", err.Error())
+		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
+	} else {
+		log.Info("volume created", "sizeBytes", vol.GetSizeBytes(), "durationMs", time.Since(start).Milliseconds())
+		lv.Status.VolumeID, lv.Status.Code, lv.Status.Message = vol.GetName(), "", ""
+		lv.Status.CurrentSize = resource.NewQuantity(vol.GetSizeBytes(), resource.BinarySI)
+	}
+	return reconcile.Result{}, r.Client.Status().Patch(ctx, lv, patch)
+}
+
+func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {
+	resp, err := r.Daemon.ResizeVolume(ctx, &api.ResizeVolumeRequest{Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SizeBytes: lv.Spec.Size.Value()})
+	patch := client.MergeFrom(lv.DeepCopy())
+	if err != nil {
+		code := status.Code(err)
+		if !terminal[code] {
+			return reconcile.Result{}, fmt.Errorf("resize volume %s: %w", lv.Spec.Name, err)
+		}
+		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
+	} else {
+		log.Info("volume resized", "sizeBytes", resp.GetVolume().GetSizeBytes())
+		lv.Status.Code, lv.Status.Message = "", ""
+		lv.Status.CurrentSize = resource.NewQuantity(resp.GetVolume().GetSizeBytes(), resource.BinarySI)
+	}
+	return reconcile.Result{}, r.Client.Status().Patch(ctx, lv, patch)
+}
+
+func (r *NodeVolumeReconciler) remove(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(lv, r.Finalizer()) {
+		return reconcile.Result{}, nil
+	}
+	if _, err := r.Daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass}); err != nil {
+		log.Info("volume cannot be removed yet", "error", err.Error())
+		patch := client.MergeFrom(lv.DeepCopy())
+		lv.Status.Code, lv.Status.Message = status.Code(err).String(), status.Convert(err).Message()
+		_ = r.Client.Status().Patch(ctx, lv, patch)
+		return reconcile.Result{}, fmt.Errorf("remove volume %s: %w", lv.Spec.Name, err)
+	}
+	log.Info("volume removed")
+	patch := client.MergeFrom(lv.DeepCopy())
+	controllerutil.RemoveFinalizer(lv, r.Finalizer())
+	return reconcile.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, lv, patch))
+}

@@ -1,0 +1,177 @@
+// Package controller holds the Kubernetes side of both drivers: the
+// LogicalVolume store the CSI controller uses (create, resize and delete
+// with event-driven waits), the node capacity read from Node annotations,
+// the node's LogicalVolume reconciler that makes volumes real through the
+// storage daemon, the node's capacity publisher, and the clean-up
+// controllers (deleted nodes, leaked volumes).
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+)
+
+// Store is the LogicalVolume store of one driver. Reads come from the
+// informer cache; waits are woken by the informer's events for the object,
+// so a volume is ready the moment the node's status update arrives, with no
+// polling interval under it.
+type Store struct {
+	c      client.Client
+	driver string
+
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+}
+
+// NewStore returns a store and registers its event handler on the cache's
+// LogicalVolume informer.
+func NewStore(ctx context.Context, c client.Client, informers cache.Informers, driver string) (*Store, error) {
+	s := &Store{c: c, driver: driver, waiters: map[string]map[chan struct{}]struct{}{}}
+	inf, err := informers.GetInformer(ctx, &v1.LogicalVolume{})
+	if err != nil {
+		return nil, err
+	}
+	wake := func(obj any) {
+		if lv, ok := obj.(*v1.LogicalVolume); ok {
+			s.wake(lv.Name)
+		} else if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			if lv, ok := t.Obj.(*v1.LogicalVolume); ok {
+				s.wake(lv.Name)
+			}
+		}
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    wake,
+		UpdateFunc: func(_, n any) { wake(n) },
+		DeleteFunc: wake,
+	})
+	return s, err
+}
+
+func (s *Store) wake(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.waiters[name] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Store) subscribe(name string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.waiters[name] == nil {
+		s.waiters[name] = map[chan struct{}]struct{}{}
+	}
+	s.waiters[name][ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.waiters[name], ch)
+		if len(s.waiters[name]) == 0 {
+			delete(s.waiters, name)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Get implements csi.VolumeStore; objects of another driver are NotFound.
+func (s *Store) Get(ctx context.Context, name string) (*v1.LogicalVolume, error) {
+	lv := &v1.LogicalVolume{}
+	if err := s.c.Get(ctx, client.ObjectKey{Name: name}, lv); err != nil {
+		return nil, err
+	}
+	if lv.Spec.DriverName != s.driver {
+		return nil, apierrors.NewNotFound(v1.GroupVersion.WithResource("logicalvolumes").GroupResource(), name)
+	}
+	return lv, nil
+}
+
+// wait calls done on the object until it says true, waking on each event.
+func (s *Store) wait(ctx context.Context, name string, done func(*v1.LogicalVolume) bool) (*v1.LogicalVolume, error) {
+	ch, cancel := s.subscribe(name)
+	defer cancel()
+	for {
+		lv, err := s.Get(ctx, name)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if err == nil && done(lv) {
+			return lv, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for LogicalVolume %s: %w", name, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+func answered(lv *v1.LogicalVolume) bool { return lv.Status.VolumeID != "" || lv.Status.Code != "" }
+
+// CreateAndWait implements csi.VolumeStore.
+func (s *Store) CreateAndWait(ctx context.Context, lv *v1.LogicalVolume) (*v1.LogicalVolume, error) {
+	if err := s.c.Create(ctx, lv); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	// wait subscribes before its first read, so the node's answer cannot
+	// slip between the read and the wait.
+	return s.wait(ctx, lv.Name, answered)
+}
+
+// ResizeAndWait implements csi.VolumeStore.
+func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Quantity) (*v1.LogicalVolume, error) {
+	lv, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if lv.Spec.Size.Cmp(size) < 0 {
+		patch := client.MergeFrom(lv.DeepCopy())
+		lv.Spec.Size = size
+		lv.Status.Code, lv.Status.Message = "", ""
+		if err := s.c.Patch(ctx, lv, patch); err != nil {
+			return nil, err
+		}
+	}
+	return s.wait(ctx, name, func(lv *v1.LogicalVolume) bool {
+		return lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0)
+	})
+}
+
+// Delete implements csi.VolumeStore.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	lv, err := s.Get(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(s.c.Delete(ctx, lv))
+}
+
+// List implements csi.VolumeStore.
+func (s *Store) List(ctx context.Context) ([]v1.LogicalVolume, error) {
+	var all v1.LogicalVolumeList
+	if err := s.c.List(ctx, &all); err != nil {
+		return nil, err
+	}
+	out := all.Items[:0]
+	for _, lv := range all.Items {
+		if lv.Spec.DriverName == s.driver {
+			out = append(out, lv)
+		}
+	}
+	return out, nil
+}
