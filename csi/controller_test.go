@@ -8,6 +8,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -169,9 +170,9 @@ func TestCreateVolume(t *testing.T) {
 	if _, err := c.CreateVolume(ctx, req); err != nil {
 		t.Errorf("idempotent repeat: %v", err)
 	}
-	other := *req
+	other := proto.Clone(req).(*csi.CreateVolumeRequest)
 	other.CapacityRange = &csi.CapacityRange{RequiredBytes: 2 * gib}
-	if _, err := c.CreateVolume(ctx, &other); code(err) != codes.AlreadyExists {
+	if _, err := c.CreateVolume(ctx, other); code(err) != codes.AlreadyExists {
 		t.Errorf("same name, other size: %v", err)
 	}
 

@@ -29,7 +29,6 @@ var binaries = map[string]func() *cobra.Command{
 
 // notYet are the binaries whose issue has not landed.
 var notYet = map[string]string{
-	"topolvm-controller": "#4", "topolvm-node": "#4", "topols-node": "#4",
 	"topolvm-scheduler": "#6", "topolvm-operator": "#7",
 }
 

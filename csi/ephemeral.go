@@ -1,0 +1,46 @@
+package csi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	mount "k8s.io/mount-utils"
+
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+)
+
+// CleanupEphemeral removes inline ephemeral volumes that nothing mounts any
+// more: left behind when the plugin was down while their pod went away. It
+// runs at start, before the plugin serves.
+func (n *Node) CleanupEphemeral(ctx context.Context) error {
+	list, err := n.daemon.ListVolumes(ctx, &api.ListVolumesRequest{})
+	if err != nil {
+		return err
+	}
+	mounts, err := mount.ParseMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mounts: %w", err)
+	}
+	for _, v := range list.GetVolumes() {
+		if !n.d.IsEphemeralName(v.GetName()) || inUse(v, mounts) {
+			continue
+		}
+		if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
+			return fmt.Errorf("remove leftover ephemeral volume %s: %w", v.GetName(), err)
+		}
+		n.log.Info("removed leftover ephemeral volume", "name", v.GetName())
+	}
+	return nil
+}
+
+// inUse reports whether a mount shows the volume: its device as a mount
+// source (LVM), or its directory as a bind mount's root (btrfs).
+func inUse(v *api.Volume, mounts []mount.MountInfo) bool {
+	for _, m := range mounts {
+		if m.Source == v.GetPath() || strings.HasSuffix(m.Root, "/"+v.GetName()) {
+			return true
+		}
+	}
+	return false
+}

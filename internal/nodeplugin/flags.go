@@ -1,0 +1,41 @@
+package nodeplugin
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/toposuite/toposuite/internal/cli"
+)
+
+// Flags are the command-line settings both node binaries share; each binary
+// adds how to reach its own daemon.
+type Flags struct {
+	DriverName     string
+	NodeName       string
+	CSISocket      string
+	KubeletDir     string
+	MetricsAddress string
+	HealthAddress  string
+	Kube           cli.KubeFlags
+}
+
+// Register adds the flags with the driver's defaults.
+func (f *Flags) Register(fs *pflag.FlagSet, driver string) {
+	fs.StringVar(&f.DriverName, "driver-name", driver, "CSI driver name")
+	fs.StringVar(&f.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
+	fs.StringVar(&f.CSISocket, "csi-socket", "/var/lib/kubelet/plugins/"+driver+"/node/csi.sock", "unix socket the kubelet reaches the plugin on")
+	fs.StringVar(&f.KubeletDir, "kubelet-dir", "/var/lib/kubelet", "the kubelet's root directory; publish targets must be under it")
+	fs.StringVar(&f.MetricsAddress, "metrics-address", ":8080", "address of /metrics (0 disables)")
+	fs.StringVar(&f.HealthAddress, "health-address", ":8081", "address of /healthz and /readyz (0 disables)")
+	f.Kube.Register(fs)
+}
+
+// Check reports missing settings.
+func (f *Flags) Check() error {
+	if f.NodeName == "" {
+		return fmt.Errorf("--node-name (or $NODE_NAME) is required")
+	}
+	return nil
+}

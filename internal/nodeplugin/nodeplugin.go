@@ -1,0 +1,148 @@
+// Package nodeplugin runs a node plugin: topolvm-node and topols-node are
+// this package with a different storage daemon (lvmd or btrfsd, remote over
+// its socket or embedded in process) and publisher (block device or
+// directory). It wires the CSI Identity and Node services, the node's
+// LogicalVolume reconciler, the capacity publisher and the clean-up of
+// ephemeral volumes left by a restart into one controller-runtime manager
+// whose cache holds only this node's objects.
+package nodeplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-logr/logr"
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/toposuite/toposuite/csi"
+	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/internal/daemon"
+	api "github.com/toposuite/toposuite/internal/daemonapi"
+)
+
+// Options configure a node plugin.
+type Options struct {
+	Driver   csi.Driver
+	NodeName string
+	// CSISocket is where the kubelet reaches the plugin.
+	CSISocket string
+	// TargetRoot is the kubelet's directory; target paths must be under it.
+	TargetRoot string
+	// DaemonSocket dials a standalone daemon; Embedded starts one in
+	// process instead (exactly one of the two is set).
+	DaemonSocket string
+	Embedded     func(ctx context.Context) (*daemon.Instance, error)
+	Publisher    csi.Publisher
+	// MetricsAddress and HealthAddress serve /metrics and /healthz,/readyz ("0" disables).
+	MetricsAddress, HealthAddress string
+	RestConfig                    *rest.Config
+	Log                           logr.Logger
+}
+
+// Scheme is the scheme of every program of the suite that talks to the API.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, v1.AddToScheme(s)
+}
+
+// Run runs the node plugin until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if (o.DaemonSocket == "") == (o.Embedded == nil) {
+		return errors.New("exactly one of a daemon socket and an embedded daemon is needed")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn, closeConn, err := connect(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	daemonClient := api.NewStorageDaemonClient(conn)
+
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(o.RestConfig, ctrl.Options{
+		Scheme: scheme,
+		Logger: o.Log,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only this node's objects: the API server filters by the
+			// LogicalVolume's selectable field, so a node never caches
+			// the cluster's other volumes.
+			&v1.LogicalVolume{}: {Field: fields.OneTermEqualSelector("spec.nodeName", o.NodeName)},
+			&corev1.Node{}:      {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
+		}},
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddress},
+		HealthProbeBindAddress: o.HealthAddress,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	rec := &controller.NodeVolumeReconciler{Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver.Name, NodeName: o.NodeName, Log: o.Log.WithName("logicalvolume")}
+	if err := rec.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	pub := &controller.CapacityPublisher{Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName, Log: o.Log.WithName("capacity")}
+	if err := mgr.Add(pub); err != nil {
+		return err
+	}
+	ready := func() error {
+		_, err := daemonClient.GetCapacity(ctx, &api.GetCapacityRequest{})
+		return err
+	}
+	node := csi.NewNode(o.Driver, o.NodeName, daemonClient, o.Publisher, o.TargetRoot, o.Log.WithName("csi"))
+	id := csi.NewIdentity(o.Driver.Name, false, ready)
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := node.CleanupEphemeral(ctx); err != nil {
+			o.Log.Error(err, "clean-up of leftover ephemeral volumes failed")
+		}
+		return csi.Serve(ctx, o.CSISocket, id, nil, node, o.Log.WithName("csi"))
+	})); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("daemon", func(*http.Request) error { return ready() }); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// connect reaches the storage daemon: in process or over its socket.
+func connect(ctx context.Context, o Options) (grpc.ClientConnInterface, func(), error) {
+	if o.Embedded == nil {
+		conn, err := daemon.Dial(o.DaemonSocket)
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, func() { conn.Close() }, nil
+	}
+	inst, err := o.Embedded(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, closeFn, err := daemon.InProcess(inst.Server)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, closeFn, nil
+}
