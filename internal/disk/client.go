@@ -1,8 +1,10 @@
 // Package disk inspects the node's block devices: what they are (lsblk),
 // what they hold (signatures, read by wipefs), whether LVM uses them, and
 // from that whether a device is free to become a physical volume and, if
-// not, why. It also runs the few commands that change devices for `lvmd
-// prepare`: wiping signatures and attaching loop files.
+// not, why. Decide holds the refusal rules that `lvmd prepare` and `btrfsd
+// prepare` share for the devices their configurations declare. It also
+// runs the few commands that change devices for them: wiping signatures
+// and attaching loop files.
 //
 // Signatures come from `wipefs --no-act --json`, not from lsblk's FSTYPE
 // and PTTYPE, because lsblk takes those from the udev database, which is

@@ -193,3 +193,26 @@ func readTestdataLVM(t *testing.T) []byte {
 	t.Helper()
 	return readTestdata(t, "../../../lvmd/lvm/testdata/pvs.json")
 }
+
+func TestInspectDeclared(t *testing.T) {
+	s := exectest.New(t,
+		exectest.Step{Cmd: lsblkCmd + " /dev/sdz", ExitCode: 32, Stdout: `{"blockdevices": []}`, Stderr: string(readTestdata(t, "lsblk-not-found.stderr"))},
+		exectest.Step{Cmd: lsblkCmd + " /dev/loop2", Stdout: string(readTestdata(t, "lsblk-loop.json"))},
+		exectest.Step{Cmd: wipefsCmd + "/dev/loop2", Stdout: string(readTestdata(t, "wipefs-blank.json"))},
+		// The same device under a symlink: lsblk resolves it.
+		exectest.Step{Cmd: lsblkCmd + " /dev/disk/by-id/x", Stdout: string(readTestdata(t, "lsblk-loop.json"))},
+		exectest.Step{Cmd: wipefsCmd + "/dev/loop2", Stdout: string(readTestdata(t, "wipefs-blank.json"))},
+	)
+	c, claimed := New(s), map[string]string{}
+	ctx := context.Background()
+	if _, refusal, err := c.InspectDeclared(ctx, "/dev/sdz", "pool a", nil, claimed); err != nil || refusal != NotABlockDevice {
+		t.Errorf("missing: %q, %v", refusal, err)
+	}
+	if info, refusal, err := c.InspectDeclared(ctx, "/dev/loop2", "pool a", nil, claimed); err != nil || refusal != "" || info.DevNum != "7:2" {
+		t.Errorf("first: %+v %q, %v", info, refusal, err)
+	}
+	info, refusal, err := c.InspectDeclared(ctx, "/dev/disk/by-id/x", "pool b", nil, claimed)
+	if err != nil || refusal != "is the same device as /dev/loop2 (device /dev/loop2 of pool a)" || info.DevNum != "7:2" {
+		t.Errorf("again: %+v %q, %v", info, refusal, err)
+	}
+}

@@ -22,7 +22,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/toposuite/toposuite/internal/disk"
-	"github.com/toposuite/toposuite/internal/storage"
 	"github.com/toposuite/toposuite/lvmd/config"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
@@ -183,30 +182,20 @@ func (p *Preparer) plan(ctx context.Context, c *candidate, vg config.VolumeGroup
 		c.report.Reason = "dry run: the loop file is not attached; its device is checked once it is"
 		return nil
 	}
-	info, err := p.disks.Inspect(ctx, c.path, idx)
-	if errors.Is(err, storage.ErrNotFound) {
-		c.report.Action, c.report.Reason = ActionRefuse, "does not exist or is not a block device"
-		return nil
-	}
+	info, refusal, err := p.disks.InspectDeclared(ctx, c.path, "volume group "+vg.Name, idx, claimed)
 	if err != nil {
 		return err
 	}
 	c.info = info
 	if info.DevNum != "" {
 		declared[info.DevNum] = true
-		if prev, ok := claimed[info.DevNum]; ok {
-			c.report.Action, c.report.Reason = ActionRefuse, "is the same device as "+prev
-			return nil
-		}
-		claimed[info.DevNum] = fmt.Sprintf("%s (device %s of volume group %s)", info.Path, c.path, vg.Name)
+	}
+	if refusal != "" {
+		c.report.Action, c.report.Reason = ActionRefuse, refusal
+		return nil
 	}
 	d := decide(info, vg.Name, c.wipe, minSize)
-	c.report.Action, c.report.Reason, c.report.Problems = d.action, d.reason, d.problems
-	if d.action == ActionWipeAndAdd {
-		for _, s := range info.Signatures {
-			c.report.Wiped = append(c.report.Wiped, s.Type)
-		}
-	}
+	c.report.Action, c.report.Reason, c.report.Problems, c.report.Wiped = d.action, d.reason, d.problems, d.wiped
 	return nil
 }
 

@@ -48,6 +48,7 @@ See docs/btrfsd.md for the configuration file.`)
 		}
 		return run(cli.ContextOrBackground(cmd), cfg, log)
 	}
+	cmd.AddCommand(newPrepareCommand(o))
 	return cmd
 }
 
