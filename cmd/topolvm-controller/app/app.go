@@ -4,22 +4,13 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/fields"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/toposuite/toposuite/csi"
-	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/cli"
-	"github.com/toposuite/toposuite/internal/controller"
-	"github.com/toposuite/toposuite/internal/nodeplugin"
+	"github.com/toposuite/toposuite/internal/controllerplugin"
 )
 
 // Options are topolvm-controller's settings.
@@ -89,54 +80,8 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	scheme, err := nodeplugin.Scheme()
-	if err != nil {
-		return err
-	}
-	mgr, err := ctrl.NewManager(rc, ctrl.Options{
-		Scheme: scheme,
-		Logger: log,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&v1.LogicalVolume{}: {Field: fields.OneTermEqualSelector("spec.driverName", d.Name)},
-		}},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
-		HealthProbeBindAddress:  o.HealthAddress,
-		LeaderElection:          o.LeaderElection,
-		LeaderElectionID:        d.ShortName() + "-controller." + d.Name,
-		LeaderElectionNamespace: o.LeaderElectionNS,
+	return controllerplugin.Run(ctx, controllerplugin.Options{
+		Driver: d, CSISocket: o.CSISocket, MetricsAddress: o.MetricsAddress, HealthAddress: o.HealthAddress,
+		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, RestConfig: rc, Log: log,
 	})
-	if err != nil {
-		return fmt.Errorf("create manager: %w", err)
-	}
-	store, err := controller.NewStore(ctx, mgr.GetClient(), mgr.GetCache(), d.Name)
-	if err != nil {
-		return err
-	}
-	ctl := csi.NewController(d, store, controller.NewNodeCapacity(mgr.GetClient(), d))
-	ready := func() error {
-		if !mgr.GetCache().WaitForCacheSync(ctx) {
-			return fmt.Errorf("cache not synced")
-		}
-		return nil
-	}
-	id := csi.NewIdentity(d.Name, true, ready)
-	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
-		return csi.Serve(ctx, o.CSISocket, id, ctl, nil, log.WithName("csi"))
-	})); err != nil {
-		return err
-	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("cache", func(*http.Request) error { return ready() }); err != nil {
-		return err
-	}
-	return mgr.Start(ctx)
 }
-
-// everyReplica is a runnable that runs whether or not this replica leads:
-// the CSI sidecars of every replica talk to their own controller.
-type everyReplica func(ctx context.Context) error
-
-func (r everyReplica) Start(ctx context.Context) error { return r(ctx) }
-func (r everyReplica) NeedLeaderElection() bool        { return false }

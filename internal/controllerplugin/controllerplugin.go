@@ -1,0 +1,91 @@
+// Package controllerplugin runs topolvm-controller for one driver: the CSI
+// Identity and Controller services over the LogicalVolume store, with the
+// clean-up controllers, in one controller-runtime manager.
+package controllerplugin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/toposuite/toposuite/csi"
+	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/internal/nodeplugin"
+)
+
+// Options configure the controller plugin.
+type Options struct {
+	Driver    csi.Driver
+	CSISocket string
+	// MetricsAddress and HealthAddress: "0" disables.
+	MetricsAddress, HealthAddress string
+	LeaderElection                bool
+	LeaderElectionNamespace       string
+	RestConfig                    *rest.Config
+	Log                           logr.Logger
+}
+
+// Run runs the controller plugin until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	scheme, err := nodeplugin.Scheme()
+	if err != nil {
+		return err
+	}
+	d := o.Driver
+	mgr, err := ctrl.NewManager(o.RestConfig, ctrl.Options{
+		Scheme: scheme,
+		Logger: o.Log,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&v1.LogicalVolume{}: {Field: fields.OneTermEqualSelector("spec.driverName", d.Name)},
+		}},
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
+		HealthProbeBindAddress:  o.HealthAddress,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        d.ShortName() + "-controller." + d.Name,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	store, err := controller.NewStore(ctx, mgr.GetClient(), mgr.GetCache(), d.Name)
+	if err != nil {
+		return err
+	}
+	ctl := csi.NewController(d, store, controller.NewNodeCapacity(mgr.GetClient(), d))
+	ready := func() error {
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return fmt.Errorf("cache not synced")
+		}
+		return nil
+	}
+	id := csi.NewIdentity(d.Name, true, ready)
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
+		return csi.Serve(ctx, o.CSISocket, id, ctl, nil, o.Log.WithName("csi"))
+	})); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("cache", func(*http.Request) error { return ready() }); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// everyReplica is a runnable that runs whether or not this replica leads:
+// the CSI sidecars of every replica talk to their own controller.
+type everyReplica func(ctx context.Context) error
+
+func (r everyReplica) Start(ctx context.Context) error { return r(ctx) }
+func (r everyReplica) NeedLeaderElection() bool        { return false }
