@@ -73,6 +73,8 @@ func (c *class) poolKey() string {
 // activation, package devloop); nil means LVM's own activation.
 type Activator interface {
 	Activate(ctx context.Context, vg, name string) (string, error)
+	// Wipe erases old signatures on a new volume's device.
+	Wipe(ctx context.Context, dev string) error
 	Deactivate(ctx context.Context, vg, name string) error
 	Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error)
 }

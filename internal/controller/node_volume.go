@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -43,7 +44,11 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		lv, ok := o.(*v1.LogicalVolume)
 		return ok && lv.Spec.NodeName == r.NodeName && lv.Spec.DriverName == r.Driver
 	})
-	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node").
+	// A process may run this reconciler more than once (tests restart node
+	// plugins in one process), so the name is not required to be unique.
+	skip := true
+	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-"+r.Driver).
+		WithOptions(crcontroller.Options{SkipNameValidation: &skip}).
 		For(&v1.LogicalVolume{}).WithEventFilter(mine).Complete(r)
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/toposuite/toposuite/csi"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/controller"
-	"github.com/toposuite/toposuite/internal/nodeplugin"
 )
 
 // Options configure the controller plugin.
@@ -37,7 +36,7 @@ type Options struct {
 
 // Run runs the controller plugin until ctx ends.
 func Run(ctx context.Context, o Options) error {
-	scheme, err := nodeplugin.Scheme()
+	scheme, err := controller.Scheme()
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,6 @@ import (
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -53,15 +51,6 @@ type Options struct {
 	Log                           logr.Logger
 }
 
-// Scheme is the scheme of every program of the suite that talks to the API.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, v1.AddToScheme(s)
-}
-
 // Run runs the node plugin until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	if (o.DaemonSocket == "") == (o.Embedded == nil) {
@@ -76,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 	defer closeConn()
 	daemonClient := api.NewStorageDaemonClient(conn)
 
-	scheme, err := Scheme()
+	scheme, err := controller.Scheme()
 	if err != nil {
 		return err
 	}

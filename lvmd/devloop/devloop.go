@@ -106,6 +106,16 @@ func (a *Activator) ensure(ctx context.Context, seg lvm.PVSegment) (string, erro
 	return dev, nil
 }
 
+// Wipe erases the signatures on a new volume's device, as lvcreate does on
+// real LVM (-W/-Z): the extents may still hold the filesystem of a volume
+// removed before, which would make mkfs's safety checks refuse the device.
+func (a *Activator) Wipe(ctx context.Context, dev string) error {
+	if _, err := a.run.Run(ctx, "wipefs", "--all", "--force", "--quiet", dev); err != nil {
+		return fmt.Errorf("wipe signatures on %s: %w", dev, err)
+	}
+	return nil
+}
+
 // Deactivate detaches the loop device of vg/name, if any. A missing LV is
 // not an error: there is nothing to show.
 func (a *Activator) Deactivate(ctx context.Context, vg, name string) error {

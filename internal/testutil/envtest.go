@@ -1,0 +1,77 @@
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/toposuite/toposuite/internal/controller"
+)
+
+// repoRoot is the module's root directory (for the CRDs).
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// APIServer starts a real etcd and kube-apiserver (envtest) with the suite's
+// CRDs installed and stops them at cleanup. The binaries come from
+// KUBEBUILDER_ASSETS (make test points it at the e2e tools cache). Without
+// them the test is skipped, unless TOPOSUITE_REQUIRE_ENVTEST is set (as
+// make test does), where it fails.
+func APIServer(t testing.TB) (*rest.Config, client.Client) {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			if _, err := os.Stat(filepath.Join(home, ".cache/toposuite/tools/bin/kube-apiserver")); err == nil {
+				assets = filepath.Join(home, ".cache/toposuite/tools/bin")
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); assets == "" || err != nil {
+		if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
+			t.Fatalf("kube-apiserver and etcd not found in KUBEBUILDER_ASSETS=%q: run make tools-e2e", assets)
+		}
+		t.Skip("kube-apiserver and etcd not built: run make tools-e2e (or make test)")
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "deploy", "charts", "topolvm", "crds")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop envtest: %v", err)
+		}
+	})
+	s, err := controller.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
+}
+
+// Node creates a Node object (there is no kubelet under envtest).
+func Node(t testing.TB, c client.Client, name string) {
+	t.Helper()
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := c.Create(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+}
