@@ -47,7 +47,7 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// A process may run this reconciler more than once (tests restart node
 	// plugins in one process), so the name is not required to be unique.
 	skip := true
-	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-"+r.Driver).
+	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-" + r.Driver).
 		WithOptions(crcontroller.Options{SkipNameValidation: &skip}).
 		For(&v1.LogicalVolume{}).WithEventFilter(mine).Complete(r)
 }
