@@ -205,6 +205,13 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 	if err != nil {
 		return nil, err
 	}
+	// GetVolume gives current usage (btrfsd syncs before reading its
+	// qgroup counters; a listing does not).
+	fresh, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: vol.GetName(), DeviceClass: vol.GetDeviceClass()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	vol = fresh.GetVolume()
 	cond := &csi.VolumeCondition{Message: "healthy"}
 	if vol.GetHealth() != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
 		cond = &csi.VolumeCondition{Abnormal: true, Message: vol.GetHealthMessage()}

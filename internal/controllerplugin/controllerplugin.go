@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/fields"
@@ -30,8 +31,11 @@ type Options struct {
 	MetricsAddress, HealthAddress string
 	LeaderElection                bool
 	LeaderElectionNamespace       string
-	RestConfig                    *rest.Config
-	Log                           logr.Logger
+	// LeakGrace is how old a LogicalVolume without a PersistentVolume
+	// must be before it is collected; zero disables the collector.
+	LeakGrace  time.Duration
+	RestConfig *rest.Config
+	Log        logr.Logger
 }
 
 // Run runs the controller plugin until ctx ends.
@@ -61,6 +65,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctl := csi.NewController(d, store, controller.NewNodeCapacity(mgr.GetClient(), d))
+	cleanup := &controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, Log: o.Log.WithName("node-cleanup")}
+	if err := cleanup.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if o.LeakGrace > 0 {
+		gc := &controller.LeakCollector{Client: mgr.GetClient(), Driver: d, Grace: o.LeakGrace, Log: o.Log.WithName("leak-collector")}
+		if err := gc.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
 	ready := func() error {
 		if !mgr.GetCache().WaitForCacheSync(ctx) {
 			return fmt.Errorf("cache not synced")

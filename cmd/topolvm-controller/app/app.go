@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ type Options struct {
 	HealthAddress    string
 	LeaderElection   bool
 	LeaderElectionNS string
+	LeakGrace        time.Duration
 	Kube             cli.KubeFlags
 	Log              cli.LogFlags
 }
@@ -44,6 +46,7 @@ serves GetCapacity from the capacity nodes publish, snapshots and expansion.
 	f.StringVar(&o.HealthAddress, "health-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	f.BoolVar(&o.LeaderElection, "leader-election", true, "elect a leader among replicas for the clean-up controllers (the CSI service runs on every replica)")
 	f.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
+	f.DurationVar(&o.LeakGrace, "leak-grace", 10*time.Minute, "delete LogicalVolumes no PersistentVolume refers to after this long (0 disables)")
 	o.Kube.Register(f)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cli.ContextOrBackground(cmd), cmd) }
 	return cmd
@@ -82,6 +85,6 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	}
 	return controllerplugin.Run(ctx, controllerplugin.Options{
 		Driver: d, CSISocket: o.CSISocket, MetricsAddress: o.MetricsAddress, HealthAddress: o.HealthAddress,
-		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, RestConfig: rc, Log: log,
+		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, LeakGrace: o.LeakGrace, RestConfig: rc, Log: log,
 	})
 }
