@@ -32,7 +32,11 @@ DEBIAN_PACKAGES := lvm2 btrfs-progs xfsprogs e2fsprogs util-linux protobuf-compi
 DEBIAN_COMMANDS := lvm mkfs.btrfs mkfs.xfs mkfs.ext4 losetup protoc
 
 TEST_FLAGS    ?= -count=1
-INTEGRATION_TIMEOUT ?= 20m
+# Packages with integration tests (files tagged integration).
+INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build integration' cmd csi lvmd btrfsd scheduler internal))))
+
+include e2e/tools/tools.mk
+INTEGRATION_TIMEOUT ?= 30m
 
 ##@ Main
 
@@ -59,10 +63,11 @@ test-unit: ## Unit tests (no root needed).
 	$(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: test-integration
-test-integration: deps ## Integration tests on real LVM and btrfs over loop devices (root).
-	@echo ">> integration tests (real LVM on loop devices)"
+test-integration: deps tools-e2e ## Integration tests: real LVM and btrfs on loop devices, real API server, csi-sanity (root).
+	@echo ">> integration tests (real LVM and btrfs on loop devices, real kube-apiserver, csi-sanity)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
-	  $(GO) test $(TEST_FLAGS) -tags integration -run Integration -timeout $(INTEGRATION_TIMEOUT) ./...
+	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 \
+	  $(GO) test $(TEST_FLAGS) -tags integration -run Integration -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_PKGS)
 
 .PHONY: bench
 bench: deps ## Benchmarks against the raw tools; prints figures and ratios.

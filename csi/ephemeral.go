@@ -34,13 +34,17 @@ func (n *Node) CleanupEphemeral(ctx context.Context) error {
 	return nil
 }
 
-// inUse reports whether a mount shows the volume: its device as a mount
+// inUse reports whether a mount shows the volume.
+func inUse(v *api.Volume, mounts []mount.MountInfo) bool { return len(mountPoints(v, mounts)) > 0 }
+
+// mountPoints lists where the volume is mounted: its device as a mount
 // source (LVM), or its directory as a bind mount's root (btrfs).
-func inUse(v *api.Volume, mounts []mount.MountInfo) bool {
+func mountPoints(v *api.Volume, mounts []mount.MountInfo) []string {
+	var out []string
 	for _, m := range mounts {
 		if m.Source == v.GetPath() || strings.HasSuffix(m.Root, "/"+v.GetName()) {
-			return true
+			out = append(out, m.MountPoint)
 		}
 	}
-	return false
+	return out
 }

@@ -42,6 +42,8 @@ const (
 // plugins running in this process over a real storage daemon, reached over
 // their CSI sockets like the sidecars and the kubelet reach them.
 type plugins struct {
+	nodeSock   string
+	ctlSock    string
 	d          topocsi.Driver
 	c          client.Client
 	ctl        csi.ControllerClient
@@ -81,7 +83,7 @@ func startPlugins(t *testing.T, d topocsi.Driver, embed func(ctx context.Context
 			}
 		}
 	})
-	p := &plugins{d: d, c: c, kubeletDir: kubeletDir}
+	p := &plugins{d: d, c: c, kubeletDir: kubeletDir, nodeSock: nodeSock, ctlSock: ctlSock}
 	p.ctl = csi.NewControllerClient(dial(t, ctlSock))
 	p.node = csi.NewNodeClient(dial(t, nodeSock))
 	// Ready when the node has published its capacity.
@@ -160,7 +162,10 @@ func statfsSize(t *testing.T, path string) int64 {
 	return int64(st.Blocks) * st.Bsize
 }
 
-func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
+// lvmRig starts the LVM driver over a fresh loop-backed VG (development
+// loop activation) and returns the plugins, the LVM environment and the VG.
+func lvmRig(t *testing.T) (*plugins, *testutil.LVMEnv, string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "mkfs.xfs", "xfs_growfs")
 	dir := testutil.Dir(t)
@@ -185,6 +190,11 @@ func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 	p := startPlugins(t, d, func(ctx context.Context) (*daemon.Instance, error) {
 		return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
 	}, pub)
+	return p, env, vg
+}
+
+func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
+	p, env, vg := lvmRig(t)
 	c := ctx(t)
 
 	// Filesystem volume: create, publish (mkfs.xfs + mount), write, stats, grow online, unpublish, delete.
@@ -284,7 +294,10 @@ func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 	}
 }
 
-func TestIntegrationBtrfsVolumeLifecycle(t *testing.T) {
+// btrfsRig starts the btrfs driver over a fresh pool and returns the
+// plugins and the pool directory.
+func btrfsRig(t *testing.T) (*plugins, string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	mnt := testutil.Btrfs(t, 1<<30, true)
 	pool := filepath.Join(mnt, "pool")
@@ -297,6 +310,11 @@ func TestIntegrationBtrfsVolumeLifecycle(t *testing.T) {
 	p := startPlugins(t, d, func(ctx context.Context) (*daemon.Instance, error) {
 		return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
 	}, topocsi.NewDirPublisher(mount.New("")))
+	return p, pool
+}
+
+func TestIntegrationBtrfsVolumeLifecycle(t *testing.T) {
+	p, pool := btrfsRig(t)
 	c := ctx(t)
 
 	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-ls", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/resource"
+	mount "k8s.io/mount-utils"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 	"github.com/toposuite/toposuite/internal/keylock"
@@ -128,10 +129,29 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	if vol.GetPath() == "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "volume %q has no device or directory on this node (%s)", id, vol.GetHealthMessage())
 	}
+	if req.GetVolumeCapability().GetAccessMode().GetMode() == csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER {
+		if err := n.onlyTarget(vol, req.GetTargetPath()); err != nil {
+			return nil, err
+		}
+	}
 	if err := n.pub.Publish(ctx, vol, req.GetTargetPath(), req.GetVolumeCapability(), req.GetReadonly()); err != nil {
 		return nil, toStatus(err)
 	}
 	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// onlyTarget refuses a second publication of a single-writer volume.
+func (n *Node) onlyTarget(vol *api.Volume, target string) error {
+	mounts, err := mount.ParseMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		return toStatus(err)
+	}
+	for _, mp := range mountPoints(vol, mounts) {
+		if mp != target && strings.HasPrefix(mp, n.targetRoot+"/") {
+			return status.Errorf(codes.FailedPrecondition, "volume %q is single-writer and already published at %s", vol.GetName(), mp)
+		}
+	}
+	return nil
 }
 
 // createEphemeral makes the volume of a CSI inline ephemeral volume from

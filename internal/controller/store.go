@@ -99,6 +99,8 @@ func (s *Store) Get(ctx context.Context, name string) (*v1.LogicalVolume, error)
 }
 
 // wait calls done on the object until it says true, waking on each event.
+// A missing object is done(nil) (deletion waits end there; others wait for
+// the object to appear).
 func (s *Store) wait(ctx context.Context, name string, done func(*v1.LogicalVolume) bool) (*v1.LogicalVolume, error) {
 	ch, cancel := s.subscribe(name)
 	defer cancel()
@@ -110,6 +112,9 @@ func (s *Store) wait(ctx context.Context, name string, done func(*v1.LogicalVolu
 		if err == nil && done(lv) {
 			return lv, nil
 		}
+		if err != nil && done(nil) {
+			return nil, err
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for LogicalVolume %s: %w", name, ctx.Err())
@@ -118,7 +123,9 @@ func (s *Store) wait(ctx context.Context, name string, done func(*v1.LogicalVolu
 	}
 }
 
-func answered(lv *v1.LogicalVolume) bool { return lv.Status.VolumeID != "" || lv.Status.Code != "" }
+func answered(lv *v1.LogicalVolume) bool {
+	return lv != nil && (lv.Status.VolumeID != "" || lv.Status.Code != "")
+}
 
 // CreateAndWait implements csi.VolumeStore.
 func (s *Store) CreateAndWait(ctx context.Context, lv *v1.LogicalVolume) (*v1.LogicalVolume, error) {
@@ -145,7 +152,7 @@ func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Qu
 		}
 	}
 	return s.wait(ctx, name, func(lv *v1.LogicalVolume) bool {
-		return lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0)
+		return lv != nil && (lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0))
 	})
 }
 
@@ -158,7 +165,17 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(s.c.Delete(ctx, lv))
+	if err := s.c.Delete(ctx, lv); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	// Wait until the cache has seen the deletion, so that what this
+	// controller answers next (ListSnapshots, a retried CreateVolume) does
+	// not show the object as alive.
+	_, err = s.wait(ctx, name, func(lv *v1.LogicalVolume) bool { return lv == nil || !lv.DeletionTimestamp.IsZero() })
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // List implements csi.VolumeStore.
@@ -169,7 +186,7 @@ func (s *Store) List(ctx context.Context) ([]v1.LogicalVolume, error) {
 	}
 	out := all.Items[:0]
 	for _, lv := range all.Items {
-		if lv.Spec.DriverName == s.driver {
+		if lv.Spec.DriverName == s.driver && lv.DeletionTimestamp.IsZero() {
 			out = append(out, lv)
 		}
 	}

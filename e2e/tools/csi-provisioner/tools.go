@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the csi-provisioner binaries built by ../build.sh. The build tag
+// keeps this file out of every build; `go mod tidy` still sees the imports.
+package tools
+
+import (
+	_ "github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner"
+)
