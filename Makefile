@@ -70,10 +70,10 @@ test-integration: deps tools-e2e ## Integration tests: real LVM and btrfs on loo
 	  $(GO) test $(TEST_FLAGS) -tags integration -run Integration -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_PKGS)
 
 .PHONY: bench
-bench: deps ## Benchmarks against the raw tools; prints figures and ratios.
-	@echo ">> benchmarks (real LVM on loop devices)"
+bench: deps tools-e2e ## Benchmarks against the raw tools and through the API server; prints figures and ratios.
+	@echo ">> benchmarks (real LVM and btrfs on loop devices, real kube-apiserver)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
-	  $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/...
+	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/...
 
 .PHONY: verify
 verify: tools ## gofmt, go vet, staticcheck, generated code up to date.

@@ -51,9 +51,10 @@ type plugins struct {
 	kubeletDir string
 }
 
-func startPlugins(t *testing.T, d topocsi.Driver, embed func(ctx context.Context) (*daemon.Instance, error), pub topocsi.Publisher) *plugins {
+func startPlugins(t testing.TB, d topocsi.Driver, embed func(ctx context.Context) (*daemon.Instance, error), pub topocsi.Publisher) *plugins {
 	t.Helper()
 	cfg, c := testutil.APIServer(t)
+	cfg.QPS, cfg.Burst = 100, 200 // what the binaries' --kube-api-qps/--kube-api-burst default to
 	testutil.Node(t, c, nodeName)
 	dir := testutil.Dir(t)
 	kubeletDir := filepath.Join(dir, "kubelet")
@@ -94,7 +95,7 @@ func startPlugins(t *testing.T, d topocsi.Driver, embed func(ctx context.Context
 	return p
 }
 
-func dial(t *testing.T, sock string) *grpc.ClientConn {
+func dial(t testing.TB, sock string) *grpc.ClientConn {
 	t.Helper()
 	waitFor(t, "socket "+sock, func() bool { _, err := os.Stat(sock); return err == nil })
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -107,7 +108,7 @@ func dial(t *testing.T, sock string) *grpc.ClientConn {
 
 // waitFor polls cond for up to 20 s: for work that other components do
 // asynchronously; it bounds a wait and asserts no duration.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for range 400 {
 		if cond() {
@@ -118,7 +119,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return c
@@ -146,7 +147,7 @@ func (p *plugins) target(name string) string {
 	return filepath.Join(p.kubeletDir, "pods", "uid", "volumes", name, "mount")
 }
 
-func (p *plugins) lvGone(t *testing.T, id string) {
+func (p *plugins) lvGone(t testing.TB, id string) {
 	waitFor(t, "LogicalVolume "+id+" to go", func() bool {
 		var lv v1.LogicalVolume
 		return client.IgnoreNotFound(p.c.Get(context.Background(), client.ObjectKey{Name: id}, &lv)) == nil &&
@@ -154,7 +155,7 @@ func (p *plugins) lvGone(t *testing.T, id string) {
 	})
 }
 
-func statfsSize(t *testing.T, path string) int64 {
+func statfsSize(t testing.TB, path string) int64 {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func statfsSize(t *testing.T, path string) int64 {
 
 // lvmRig starts the LVM driver over a fresh loop-backed VG (development
 // loop activation) and returns the plugins, the LVM environment and the VG.
-func lvmRig(t *testing.T) (*plugins, *testutil.LVMEnv, string) {
+func lvmRig(t testing.TB) (*plugins, *testutil.LVMEnv, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "mkfs.xfs", "xfs_growfs")
@@ -296,7 +297,7 @@ func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 
 // btrfsRig starts the btrfs driver over a fresh pool and returns the
 // plugins and the pool directory.
-func btrfsRig(t *testing.T) (*plugins, string) {
+func btrfsRig(t testing.TB) (*plugins, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	mnt := testutil.Btrfs(t, 1<<30, true)

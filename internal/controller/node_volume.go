@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/resource"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -40,6 +41,7 @@ func (r *NodeVolumeReconciler) Finalizer() string { return r.Driver + "/logicalv
 
 // SetupWithManager registers the reconciler for this node's and driver's objects.
 func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	deleting := predicate.NewPredicateFuncs(func(o client.Object) bool { return !o.GetDeletionTimestamp().IsZero() })
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		lv, ok := o.(*v1.LogicalVolume)
 		return ok && lv.Spec.NodeName == r.NodeName && lv.Spec.DriverName == r.Driver
@@ -48,8 +50,15 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// plugins in one process), so the name is not required to be unique.
 	skip := true
 	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-" + r.Driver).
-		WithOptions(crcontroller.Options{SkipNameValidation: &skip}).
-		For(&v1.LogicalVolume{}).WithEventFilter(mine).Complete(r)
+		// Volumes are independent and the daemons take concurrent requests
+		// (per-volume locks): reconcile several at once, or a burst of
+		// PVCs would queue behind one another here.
+		WithOptions(crcontroller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: 8}).
+		// Only spec changes and deletions need work; the reconciler's own
+		// finalizer and status updates would otherwise come back as events
+		// and be reconciled again against a cache that has not caught up.
+		For(&v1.LogicalVolume{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deleting))).
+		WithEventFilter(mine).Complete(r)
 }
 
 // terminal codes will not change on retry: the controller reads them and
