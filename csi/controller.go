@@ -223,6 +223,17 @@ func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, 
 	if len(candidates) == 0 {
 		return "", status.Error(codes.ResourceExhausted, "no node runs "+c.d.Name)
 	}
+	if class != "" {
+		// A class no node has is a mistake in the StorageClass, not a
+		// lack of room: retrying elsewhere cannot help.
+		withClass, err := c.capacity.Nodes(ctx, class)
+		if err != nil {
+			return "", toStatus(err)
+		}
+		if len(withClass) == 0 {
+			return "", invalid("device class %q is not configured on any node of %s", class, c.d.Name)
+		}
+	}
 	return "", status.Errorf(codes.ResourceExhausted, "no node among %s has %d bytes available in class %q", strings.Join(candidates, ", "), size, class)
 }
 

@@ -51,7 +51,9 @@ type plugins struct {
 	kubeletDir string
 }
 
-func startPlugins(t testing.TB, d topocsi.Driver, embed func(ctx context.Context) (*daemon.Instance, error), pub topocsi.Publisher) *plugins {
+// startPlugins starts the plugins of driver d; daemon sets how the node
+// reaches its storage daemon (Embedded or DaemonSocket).
+func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Options), pub topocsi.Publisher) *plugins {
 	t.Helper()
 	cfg, c := testutil.APIServer(t)
 	cfg.QPS, cfg.Burst = 100, 200 // what the binaries' --kube-api-qps/--kube-api-burst default to
@@ -65,12 +67,12 @@ func startPlugins(t testing.TB, d topocsi.Driver, embed func(ctx context.Context
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	nodeSock, ctlSock := filepath.Join(dir, "node.sock"), filepath.Join(dir, "controller.sock")
-	go func() {
-		done <- nodeplugin.Run(ctx, nodeplugin.Options{
-			Driver: d, NodeName: nodeName, CSISocket: nodeSock, TargetRoot: kubeletDir, Embedded: embed,
-			Publisher: pub, MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName("node"),
-		})
-	}()
+	no := nodeplugin.Options{
+		Driver: d, NodeName: nodeName, CSISocket: nodeSock, TargetRoot: kubeletDir,
+		Publisher: pub, MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName("node"),
+	}
+	daemon(&no)
+	go func() { done <- nodeplugin.Run(ctx, no) }()
 	go func() {
 		done <- controllerplugin.Run(ctx, controllerplugin.Options{
 			Driver: d, CSISocket: ctlSock, MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName("controller"),
@@ -167,6 +169,14 @@ func statfsSize(t testing.TB, path string) int64 {
 // loop activation) and returns the plugins, the LVM environment and the VG.
 func lvmRig(t testing.TB) (*plugins, *testutil.LVMEnv, string) {
 	t.Helper()
+	p, env, vg, _ := lvmRigWith(t, false)
+	return p, env, vg
+}
+
+// lvmRigWith can run lvmd standalone on a socket (remote) instead of
+// embedded; it then also returns lvmd's start function, for restarts.
+func lvmRigWith(t testing.TB, remote bool) (*plugins, *testutil.LVMEnv, string, func() func()) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "mkfs.xfs", "xfs_growfs")
 	dir := testutil.Dir(t)
@@ -188,10 +198,25 @@ func lvmRig(t testing.TB) (*plugins, *testutil.LVMEnv, string) {
 	cfg.Default()
 	d := topocsi.LVMDriver("topolvm.io")
 	pub := topocsi.NewDevicePublisher(&mount.SafeFormatAndMount{Interface: mount.New(""), Exec: utilexec.New()}, "ext4")
-	p := startPlugins(t, d, func(ctx context.Context) (*daemon.Instance, error) {
+	start := func(ctx context.Context) (*daemon.Instance, error) {
 		return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
-	}, pub)
-	return p, env, vg
+	}
+	if !remote {
+		return startPlugins(t, d, func(o *nodeplugin.Options) { o.Embedded = start }, pub), env, vg, nil
+	}
+	sock := filepath.Join(dir, "lvmd.sock")
+	serve := func() func() {
+		_, stop := testutil.ServeDaemon(t, sock, start)
+		return stop
+	}
+	stop := serve()
+	t.Cleanup(func() {
+		if stop != nil {
+			stop()
+		}
+	})
+	p := startPlugins(t, d, func(o *nodeplugin.Options) { o.DaemonSocket = sock }, pub)
+	return p, env, vg, func() func() { stop(); stop = nil; return func() { stop = serve() } }
 }
 
 func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
@@ -308,8 +333,10 @@ func btrfsRig(t testing.TB) (*plugins, string) {
 	cfg := &btrfsconfig.Config{Pools: []btrfsconfig.Pool{{Name: "fast", Path: pool, Default: true}}}
 	cfg.Default()
 	d := topocsi.BtrfsDriver("topols.io")
-	p := startPlugins(t, d, func(ctx context.Context) (*daemon.Instance, error) {
-		return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
+	p := startPlugins(t, d, func(o *nodeplugin.Options) {
+		o.Embedded = func(ctx context.Context) (*daemon.Instance, error) {
+			return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
+		}
 	}, topocsi.NewDirPublisher(mount.New("")))
 	return p, pool
 }
