@@ -49,7 +49,7 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// A process may run this reconciler more than once (tests restart node
 	// plugins in one process), so the name is not required to be unique.
 	skip := true
-	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-" + r.Driver).
+	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-"+r.Driver).
 		// Volumes are independent and the daemons take concurrent requests
 		// (per-volume locks): reconcile several at once, or a burst of
 		// PVCs would queue behind one another here.
