@@ -113,7 +113,7 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 			return nil, err
 		}
 	}
-	lv, err := c.volumes.CreateAndWait(ctx, &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: id}, Spec: spec})
+	lv, err := c.volumes.CreateAndWait(ctx, c.newLogicalVolume(id, spec))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -131,6 +131,12 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		AccessibleTopology: []*csi.Topology{{Segments: map[string]string{c.d.TopologyKey: lv.Spec.NodeName}}},
 		ContentSource:      req.GetVolumeContentSource(),
 	}}, nil
+}
+
+// newLogicalVolume returns the object for a new volume, with the node's
+// finalizer already on it: one API write fewer per volume.
+func (c *Controller) newLogicalVolume(id string, spec v1.LogicalVolumeSpec) *v1.LogicalVolume {
+	return &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: id, Finalizers: []string{v1.Finalizer(c.d.Name)}}, Spec: spec}
 }
 
 // incompatible says how an existing LogicalVolume differs from a request

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	lvmconfig "github.com/toposuite/toposuite/lvmd/config"
 )
 
 func wantCode(t *testing.T, err error, want codes.Code, what string) {
@@ -123,7 +124,7 @@ func TestIntegrationNodeRefusalReachesTheProvisioner(t *testing.T) {
 }
 
 func TestIntegrationDaemonDownThenBack(t *testing.T) {
-	p, _, _, stopLVMD := lvmRigWith(t, true)
+	p, _, _, stopLVMD := lvmRigWith(t, true, lvmconfig.ActivationDevelopmentLoop)
 	c := ctx(t)
 	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-before", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 8 << 20}, AccessibilityRequirements: p.topology()})

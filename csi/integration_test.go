@@ -169,13 +169,13 @@ func statfsSize(t testing.TB, path string) int64 {
 // loop activation) and returns the plugins, the LVM environment and the VG.
 func lvmRig(t testing.TB) (*plugins, *testutil.LVMEnv, string) {
 	t.Helper()
-	p, env, vg, _ := lvmRigWith(t, false)
+	p, env, vg, _ := lvmRigWith(t, false, lvmconfig.ActivationDevelopmentLoop)
 	return p, env, vg
 }
 
 // lvmRigWith can run lvmd standalone on a socket (remote) instead of
 // embedded; it then also returns lvmd's start function, for restarts.
-func lvmRigWith(t testing.TB, remote bool) (*plugins, *testutil.LVMEnv, string, func() func()) {
+func lvmRigWith(t testing.TB, remote bool, activation string) (*plugins, *testutil.LVMEnv, string, func() func()) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "mkfs.xfs", "xfs_growfs")
@@ -192,7 +192,7 @@ func lvmRigWith(t testing.TB, remote bool) (*plugins, *testutil.LVMEnv, string, 
 	zero := resource.MustParse("0")
 	cfg := &lvmconfig.Config{
 		LVM:           lvmconfig.LVMSettings{Path: "lvm", Env: env.EnvMap()},
-		Activation:    lvmconfig.ActivationDevelopmentLoop,
+		Activation:    activation,
 		DeviceClasses: []lvmconfig.DeviceClass{{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero}},
 	}
 	cfg.Default()

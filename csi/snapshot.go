@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 )
@@ -44,7 +43,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 			return nil, status.Errorf(codes.AlreadyExists, "snapshot %q exists for another source", req.GetName())
 		}
 	}
-	lv, err := c.volumes.CreateAndWait(ctx, &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: id}, Spec: spec})
+	lv, err := c.volumes.CreateAndWait(ctx, c.newLogicalVolume(id, spec))
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -73,8 +73,9 @@ func (c *class) poolKey() string {
 // activation, package devloop); nil means LVM's own activation.
 type Activator interface {
 	Activate(ctx context.Context, vg, name string) (string, error)
-	// Wipe erases old signatures on a new volume's device.
-	Wipe(ctx context.Context, dev string) error
+	// ActivateNew shows a volume just created, on a device cleared of the
+	// signatures a previous volume may have left there.
+	ActivateNew(ctx context.Context, vg, name string) (string, error)
 	Deactivate(ctx context.Context, vg, name string) error
 	Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error)
 }

@@ -92,10 +92,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	b.settle(c, p.footprint, key, &lvState{footprint: p.footprint, poolKey: c.poolKey()})
 	path := b.path(c, req.Name)
 	if b.dev != nil {
-		if path, err = b.dev.Activate(ctx, c.VolumeGroup, req.Name); err == nil {
-			err = b.dev.Wipe(ctx, path)
-		}
-		if err != nil {
+		if path, err = b.dev.ActivateNew(ctx, c.VolumeGroup, req.Name); err != nil {
 			// A volume without a device is of no use: take it back.
 			if _, rerr := b.lvm.RemoveTagged(ctx, c.VolumeGroup, req.Name, classTagPrefix+c.Name); rerr == nil {
 				b.forget(key)

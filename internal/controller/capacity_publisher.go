@@ -46,18 +46,44 @@ func (p *CapacityPublisher) Start(ctx context.Context) error {
 	}
 }
 
+// minInterval spaces the Node patches: a burst of volumes changes the
+// capacity many times a second, and the Node needs only the latest figure.
+const minInterval = 200 * time.Millisecond
+
 func (p *CapacityPublisher) follow(ctx context.Context) error {
 	stream, err := p.Daemon.Watch(ctx, &api.WatchRequest{})
 	if err != nil {
 		return err
 	}
-	for {
-		msg, err := stream.Recv()
-		if err != nil {
-			return err
+	latest := make(chan *api.CapacityResponse, 1)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select { // keep only the newest figures
+			case <-latest:
+			default:
+			}
+			latest <- msg
 		}
-		if err := p.publish(ctx, msg); err != nil {
-			p.Log.Error(err, "publishing capacity failed")
+	}()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case msg := <-latest:
+			if err := p.publish(ctx, msg); err != nil {
+				p.Log.Error(err, "publishing capacity failed")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(minInterval):
 		}
 	}
 }

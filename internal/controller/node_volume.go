@@ -37,7 +37,7 @@ type NodeVolumeReconciler struct {
 
 // Finalizer is the finalizer a node puts on its LogicalVolumes, so that the
 // object outlives the volume it stands for.
-func (r *NodeVolumeReconciler) Finalizer() string { return r.Driver + "/logicalvolume" }
+func (r *NodeVolumeReconciler) Finalizer() string { return v1.Finalizer(r.Driver) }
 
 // SetupWithManager registers the reconciler for this node's and driver's objects.
 func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {

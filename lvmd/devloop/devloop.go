@@ -94,6 +94,11 @@ func (a *Activator) ensure(ctx context.Context, seg lvm.PVSegment) (string, erro
 		}
 		return l.Path, nil
 	}
+	return a.attach(ctx, seg)
+}
+
+// attach attaches a loop device over the segment.
+func (a *Activator) attach(ctx context.Context, seg lvm.PVSegment) (string, error) {
 	res, err := a.run.Run(ctx, "losetup", "--find", "--show",
 		"--offset", strconv.FormatInt(seg.Offset, 10), "--sizelimit", strconv.FormatInt(seg.Size, 10), seg.PV)
 	if err != nil {
@@ -106,14 +111,39 @@ func (a *Activator) ensure(ctx context.Context, seg lvm.PVSegment) (string, erro
 	return dev, nil
 }
 
-// Wipe erases the signatures on a new volume's device, as lvcreate does on
-// real LVM (-W/-Z): the extents may still hold the filesystem of a volume
-// removed before, which would make mkfs's safety checks refuse the device.
-func (a *Activator) Wipe(ctx context.Context, dev string) error {
-	if _, err := a.run.Run(ctx, "wipefs", "--all", "--force", "--quiet", dev); err != nil {
-		return fmt.Errorf("wipe signatures on %s: %w", dev, err)
+// ActivateNew shows a volume just created: no loop device can show it yet
+// (a removal detaches its device, and Reconcile drops stale ones at start),
+// so it attaches at once, then clears the device's first and last MiB, as
+// lvcreate does on real LVM (-Z/-W): the extents may still hold the
+// filesystem of a volume removed before, which would make mkfs's safety
+// checks refuse the device. Two commands fewer than Activate + wipefs.
+func (a *Activator) ActivateNew(ctx context.Context, vg, name string) (string, error) {
+	seg, err := a.segment(ctx, vg, name)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	dev, err := a.attach(ctx, seg)
+	if err != nil {
+		return "", err
+	}
+	return dev, zeroEnds(dev, seg.Size)
+}
+
+// zeroEnds writes zeros over the first and last MiB of dev, where
+// filesystem, partition-table and RAID signatures live.
+func zeroEnds(dev string, size int64) error {
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zeros := make([]byte, min(size, 1<<20))
+	for _, off := range []int64{0, size - int64(len(zeros))} {
+		if _, err := f.WriteAt(zeros, off); err != nil {
+			return fmt.Errorf("clear %s at %d: %w", dev, off, err)
+		}
+	}
+	return f.Sync()
 }
 
 // Deactivate detaches the loop device of vg/name, if any. A missing LV is

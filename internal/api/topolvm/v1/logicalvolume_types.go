@@ -85,3 +85,8 @@ type LogicalVolumeList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []LogicalVolume `json:"items"`
 }
+
+// Finalizer is the finalizer of a driver's LogicalVolumes: the controller
+// sets it at creation (so the node need not write it), and the node removes
+// it once the volume is gone from the disk.
+func Finalizer(driver string) string { return driver + "/logicalvolume" }
