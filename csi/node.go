@@ -222,6 +222,13 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 		return nil, status.Errorf(codes.NotFound, "volume path %q: %v", p, err)
 	}
 	vol, err := n.volume(ctx, id)
+	if status.Code(err) == codes.NotFound {
+		// Published, but gone from the node: the kubelet reports the
+		// condition as an event on the pod; there is nothing to measure.
+		return &csi.NodeGetVolumeStatsResponse{VolumeCondition: &csi.VolumeCondition{
+			Abnormal: true, Message: "the volume is missing on this node: " + status.Convert(err).Message(),
+		}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +242,8 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 	cond := &csi.VolumeCondition{Message: "healthy"}
 	if vol.GetHealth() != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
 		cond = &csi.VolumeCondition{Abnormal: true, Message: vol.GetHealthMessage()}
+	} else if _, err := os.Stat(vol.GetPath()); err != nil {
+		cond = &csi.VolumeCondition{Abnormal: true, Message: "the volume's device or directory is missing: " + err.Error()}
 	}
 	usage, err := n.pub.Stats(ctx, vol, p)
 	if err != nil {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -10,7 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/toposuite/toposuite/csi"
+	"github.com/toposuite/toposuite/internal/daemon"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/storage"
 )
 
 // CapacityPublisher keeps the node's capacity annotations current from the
@@ -23,6 +26,19 @@ type CapacityPublisher struct {
 	Driver   csi.Driver
 	NodeName string
 	Log      logr.Logger
+
+	mu   sync.Mutex
+	last *api.CapacityResponse
+}
+
+// Latest returns the last capacity received (for the node's metrics).
+func (p *CapacityPublisher) Latest() (storage.Capacity, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		return nil, false
+	}
+	return daemon.FromAPICapacity(p.last), true
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
@@ -64,6 +80,9 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 				errc <- err
 				return
 			}
+			p.mu.Lock()
+			p.last = msg
+			p.mu.Unlock()
 			select { // keep only the newest figures
 			case <-latest:
 			default:

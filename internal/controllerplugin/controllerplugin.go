@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/toposuite/toposuite/csi"
@@ -83,7 +84,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	id := csi.NewIdentity(d.Name, true, ready)
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
-		return csi.Serve(ctx, o.CSISocket, id, ctl, nil, o.Log.WithName("csi"))
+		return csi.Serve(ctx, o.CSISocket, id, ctl, nil, metrics.Registry, o.Log.WithName("csi"))
 	})); err != nil {
 		return err
 	}

@@ -52,3 +52,23 @@ func ToAPICapacity(c storage.Capacity) *api.CapacityResponse {
 	}
 	return out
 }
+
+// FromAPICapacity converts wire capacity back to domain capacity (for a
+// client of the API, such as the node plugin's metrics).
+func FromAPICapacity(r *api.CapacityResponse) storage.Capacity {
+	out := make(storage.Capacity, 0, len(r.GetClasses()))
+	for _, ac := range r.GetClasses() {
+		cc := storage.ClassCapacity{
+			Name: ac.GetName(), Default: ac.GetDefault(), SizeBytes: ac.GetSizeBytes(),
+			AvailableBytes: ac.GetAvailableBytes(), OptionsClassAvailable: ac.GetOptionsClassAvailableBytes(),
+		}
+		if tp := ac.GetThinPool(); tp != nil {
+			cc.ThinPool = &storage.ThinPool{
+				Name: tp.GetName(), SizeBytes: tp.GetSizeBytes(), DataPercent: tp.GetDataPercent(),
+				MetadataPercent: tp.GetMetadataPercent(), OverprovisionRatio: tp.GetOverprovisionRatio(), VirtualBytes: tp.GetVirtualBytes(),
+			}
+		}
+		out = append(out, cc)
+	}
+	return out
+}

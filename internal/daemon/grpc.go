@@ -17,7 +17,7 @@ import (
 // NewGRPCServer returns a gRPC server with the daemon service registered
 // (requests of this API carry no secrets and are logged as they are).
 func NewGRPCServer(svc api.StorageDaemonServer, log logr.Logger) *grpc.Server {
-	s := grpcserver.New(log, func(req any) string { return fmt.Sprint(req) })
+	s := grpcserver.New(log, func(req any) string { return fmt.Sprint(req) }, nil)
 	api.RegisterStorageDaemonServer(s, svc)
 	return s
 }

@@ -65,7 +65,7 @@ func (i *Instance) Run(ctx context.Context, o ServeOptions) error {
 	if o.MetricsAddress != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			NewCapacityCollector(i.Hub, o.NodeName, o.MetricNames))
+			NewCapacityCollector(i.Hub.Latest, o.NodeName, o.MetricNames))
 		g.Go(func() error { return httpserver.Serve(ctx, o.MetricsAddress, httpserver.Handler(reg, i.Ready)) })
 	}
 	return g.Wait()

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/toposuite/toposuite/internal/storage"
 )
 
 // MetricNames name the capacity gauges of a daemon. Each daemon keeps the
@@ -16,19 +18,23 @@ type MetricNames struct {
 	ThinSizeBytes, ThinDataPercent, ThinMetadataPercent, ThinAvailableBytes string
 }
 
-// CapacityCollector exports the hub's latest capacity as gauges labelled
-// with node and the class label. It reads figures the hub already has, so a
-// scrape never runs a command.
+// CapacitySource gives the latest capacity, and false when there is none yet.
+type CapacitySource func() (storage.Capacity, bool)
+
+// CapacityCollector exports the latest capacity as gauges labelled with
+// node and the class label. It reads figures already at hand (the daemon's
+// hub, or the node plugin's last Watch message), so a scrape never runs a
+// command.
 type CapacityCollector struct {
-	hub   *Hub
-	node  string
-	descs map[string]*prometheus.Desc
-	names MetricNames
+	latest CapacitySource
+	node   string
+	descs  map[string]*prometheus.Desc
+	names  MetricNames
 }
 
 // NewCapacityCollector returns a collector; register it with a registry.
-func NewCapacityCollector(hub *Hub, node string, names MetricNames) *CapacityCollector {
-	c := &CapacityCollector{hub: hub, node: node, names: names, descs: map[string]*prometheus.Desc{}}
+func NewCapacityCollector(latest CapacitySource, node string, names MetricNames) *CapacityCollector {
+	c := &CapacityCollector{latest: latest, node: node, names: names, descs: map[string]*prometheus.Desc{}}
 	help := map[string]string{
 		names.SizeBytes:           "Size of the storage behind the device class in bytes.",
 		names.AvailableBytes:      "Bytes available for new volumes in the device class.",
@@ -58,7 +64,7 @@ func (c *CapacityCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *CapacityCollector) Collect(ch chan<- prometheus.Metric) {
-	latest, ok := c.hub.Latest()
+	latest, ok := c.latest()
 	if !ok {
 		return
 	}

@@ -30,7 +30,7 @@ func TestCapacityCollector(t *testing.T) {
 		ThinSizeBytes: "x_thin_size_bytes", ThinDataPercent: "x_thin_data_percent",
 		ThinMetadataPercent: "x_thin_metadata_percent", ThinAvailableBytes: "x_thin_available",
 	}
-	c := NewCapacityCollector(hub, "node-1", names)
+	c := NewCapacityCollector(hub.Latest, "node-1", names)
 	if n := promtest.CollectAndCount(c); n != 0 {
 		t.Errorf("%d metrics before any figures, want none", n)
 	}

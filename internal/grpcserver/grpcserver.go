@@ -22,16 +22,17 @@ import (
 // Formatter renders a request for the log.
 type Formatter func(req any) string
 
-// New returns a server whose calls are logged with format and whose
-// handlers' panics become Internal errors.
-func New(log logr.Logger, format Formatter) *grpc.Server {
+// New returns a server whose calls are logged with format, counted and
+// timed in m (nil: not measured), and whose handlers' panics become
+// Internal errors.
+func New(log logr.Logger, format Formatter, m *Metrics) *grpc.Server {
 	return grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unaryLogger(log, format)),
+		grpc.ChainUnaryInterceptor(unaryLogger(log, format, m)),
 		grpc.ChainStreamInterceptor(streamLogger(log)),
 	)
 }
 
-func unaryLogger(log logr.Logger, format Formatter) grpc.UnaryServerInterceptor {
+func unaryLogger(log logr.Logger, format Formatter, m *Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 		start := time.Now()
 		defer func() {
@@ -39,7 +40,9 @@ func unaryLogger(log logr.Logger, format Formatter) grpc.UnaryServerInterceptor 
 				err = status.Errorf(codes.Internal, "panic: %v", p)
 				log.Error(nil, "panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
-			logCall(log, info.FullMethod, format(req), err, time.Since(start))
+			d := time.Since(start)
+			m.observe(info.FullMethod, err, d)
+			logCall(log, info.FullMethod, format(req), err, d)
 		}()
 		return h(ctx, req)
 	}

@@ -23,6 +23,8 @@ type Binary struct {
 	Profile func(name string) csi.Driver
 	// Publisher builds the publisher.
 	Publisher func() csi.Publisher
+	// MetricNames are the daemon's capacity gauge names, exported by the node.
+	MetricNames daemon.MetricNames
 	// Embed loads the daemon's config file and returns how to start it in process.
 	Embed func(configPath string, log logr.Logger) (func(ctx context.Context) (*daemon.Instance, error), error)
 }
@@ -57,7 +59,7 @@ func NewCommand(b Binary) *cobra.Command {
 		o := Options{
 			Driver: b.Profile(f.DriverName), NodeName: f.NodeName, CSISocket: f.CSISocket, TargetRoot: f.KubeletDir,
 			DaemonSocket: socket, MetricsAddress: f.MetricsAddress, HealthAddress: f.HealthAddress, RestConfig: rc, Log: l,
-			Publisher: b.Publisher(),
+			Publisher: b.Publisher(), MetricNames: b.MetricNames,
 		}
 		if conf != "" {
 			if o.Embedded, err = b.Embed(conf, l.WithName(b.Daemon)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/toposuite/toposuite/csi"
@@ -45,6 +47,8 @@ type Options struct {
 	DaemonSocket string
 	Embedded     func(ctx context.Context) (*daemon.Instance, error)
 	Publisher    csi.Publisher
+	// MetricNames name the node's capacity gauges (the daemon's names).
+	MetricNames daemon.MetricNames
 	// MetricsAddress and HealthAddress serve /metrics and /healthz,/readyz ("0" disables).
 	MetricsAddress, HealthAddress string
 	RestConfig                    *rest.Config
@@ -93,6 +97,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := mgr.Add(pub); err != nil {
 		return err
 	}
+	if err := metrics.Registry.Register(daemon.NewCapacityCollector(pub.Latest, o.NodeName, o.MetricNames)); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if !errors.As(err, &already) { // a second plugin in one process (tests) keeps the first's
+			return err
+		}
+	}
 	ready := func() error {
 		_, err := daemonClient.GetCapacity(ctx, &api.GetCapacityRequest{})
 		return err
@@ -103,7 +113,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := node.CleanupEphemeral(ctx); err != nil {
 			o.Log.Error(err, "clean-up of leftover ephemeral volumes failed")
 		}
-		return csi.Serve(ctx, o.CSISocket, id, nil, node, o.Log.WithName("csi"))
+		return csi.Serve(ctx, o.CSISocket, id, nil, node, metrics.Registry, o.Log.WithName("csi"))
 	})); err != nil {
 		return err
 	}

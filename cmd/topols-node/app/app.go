@@ -22,6 +22,7 @@ func NewCommand() *cobra.Command {
 		Long: `topols-node serves the CSI Node service of TopoLS, makes the LogicalVolumes
 of its node real through btrfsd (embedded with --btrfsd-config, or remote over
 --btrfsd-socket), and publishes the node's capacity as Node annotations.`,
+		MetricNames:   btrfsd.MetricNames,
 		DefaultDriver: "topols.io", Daemon: "btrfsd", Profile: csi.BtrfsDriver,
 		Publisher: func() csi.Publisher { return csi.NewDirPublisher(mount.New("")) },
 		Embed: func(path string, log logr.Logger) (func(context.Context) (*daemon.Instance, error), error) {

@@ -23,6 +23,7 @@ func NewCommand() *cobra.Command {
 		Long: `topolvm-node serves the CSI Node service of TopoLVM, makes the LogicalVolumes
 of its node real through lvmd (remote over --lvmd-socket, or embedded with
 --lvmd-config), and publishes the node's capacity as Node annotations.`,
+		MetricNames:   lvmd.MetricNames,
 		DefaultDriver: "topolvm.io", Daemon: "lvmd", Profile: csi.LVMDriver,
 		Publisher: func() csi.Publisher {
 			return csi.NewDevicePublisher(&mount.SafeFormatAndMount{Interface: mount.New(""), Exec: utilexec.New()}, "ext4")
