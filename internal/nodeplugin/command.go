@@ -58,7 +58,8 @@ func NewCommand(b Binary) *cobra.Command {
 		}
 		o := Options{
 			Driver: b.Profile(f.DriverName), NodeName: f.NodeName, CSISocket: f.CSISocket, TargetRoot: f.KubeletDir,
-			DaemonSocket: socket, MetricsAddress: f.MetricsAddress, HealthAddress: f.HealthAddress, RestConfig: rc, Log: l,
+			KubeletRegistrationPath: f.RegistrationPath,
+			DaemonSocket:            socket, MetricsAddress: f.MetricsAddress, HealthAddress: f.HealthAddress, RestConfig: rc, Log: l,
 			Publisher: b.Publisher(), MetricNames: b.MetricNames,
 		}
 		if conf != "" {

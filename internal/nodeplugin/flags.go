@@ -12,13 +12,15 @@ import (
 // Flags are the command-line settings both node binaries share; each binary
 // adds how to reach its own daemon.
 type Flags struct {
-	DriverName     string
-	NodeName       string
-	CSISocket      string
-	KubeletDir     string
-	MetricsAddress string
-	HealthAddress  string
-	Kube           cli.KubeFlags
+	DriverName string
+	NodeName   string
+	CSISocket  string
+	KubeletDir string
+	// RegistrationPath: see Options.KubeletRegistrationPath.
+	RegistrationPath string
+	MetricsAddress   string
+	HealthAddress    string
+	Kube             cli.KubeFlags
 }
 
 // Register adds the flags with the driver's defaults.
@@ -27,6 +29,7 @@ func (f *Flags) Register(fs *pflag.FlagSet, driver string) {
 	fs.StringVar(&f.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	fs.StringVar(&f.CSISocket, "csi-socket", "/var/lib/kubelet/plugins/"+driver+"/node/csi.sock", "unix socket the kubelet reaches the plugin on")
 	fs.StringVar(&f.KubeletDir, "kubelet-dir", "/var/lib/kubelet", "the kubelet's root directory; publish targets must be under it")
+	fs.StringVar(&f.RegistrationPath, "kubelet-registration-path", "", "register with the kubelet (no node-driver-registrar sidecar), advertising this path of the CSI socket as the kubelet sees it, e.g. the --csi-socket value")
 	fs.StringVar(&f.MetricsAddress, "metrics-address", ":8080", "address of /metrics (0 disables)")
 	fs.StringVar(&f.HealthAddress, "health-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	f.Kube.Register(fs)

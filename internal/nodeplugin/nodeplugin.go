@@ -42,6 +42,10 @@ type Options struct {
 	CSISocket string
 	// TargetRoot is the kubelet's directory; target paths must be under it.
 	TargetRoot string
+	// KubeletRegistrationPath, when set, makes the plugin register itself
+	// with the kubelet, advertising this path of its CSI socket (as the
+	// kubelet sees it), instead of a node-driver-registrar sidecar.
+	KubeletRegistrationPath string
 	// DaemonSocket dials a standalone daemon; Embedded starts one in
 	// process instead (exactly one of the two is set).
 	DaemonSocket string
@@ -116,6 +120,13 @@ func Run(ctx context.Context, o Options) error {
 		return csi.Serve(ctx, o.CSISocket, id, nil, node, metrics.Registry, o.Log.WithName("csi"))
 	})); err != nil {
 		return err
+	}
+	if o.KubeletRegistrationPath != "" {
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return serveRegistration(ctx, o.TargetRoot, o.Driver.Name, o.KubeletRegistrationPath, o.Log.WithName("registration"))
+		})); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
