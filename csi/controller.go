@@ -113,17 +113,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 			return nil, err
 		}
 	}
-	lv, err := c.volumes.CreateAndWait(ctx, c.newLogicalVolume(id, spec))
+	lv, err := c.make(ctx, id, spec)
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	if code := lv.Status.Code; code != "" {
-		// The node could not make it: take the object back so that a retry
-		// (csi-provisioner reschedules on ResourceExhausted) starts clean.
-		if derr := c.volumes.Delete(ctx, id); derr != nil {
-			return nil, toStatus(derr)
-		}
-		return nil, status.Error(codeOf(code), lv.Status.Message)
+		return nil, err
 	}
 	return &csi.CreateVolumeResponse{Volume: &csi.Volume{
 		VolumeId:           id,
@@ -133,10 +125,25 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	}}, nil
 }
 
-// newLogicalVolume returns the object for a new volume, with the node's
-// finalizer already on it: one API write fewer per volume.
-func (c *Controller) newLogicalVolume(id string, spec v1.LogicalVolumeSpec) *v1.LogicalVolume {
-	return &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: id, Finalizers: []string{v1.Finalizer(c.d.Name)}}, Spec: spec}
+// make creates the LogicalVolume of a new volume or snapshot (with the
+// node's finalizer already on it: one API write fewer per volume) and waits
+// for the node. When the node could not make it, the object is taken back,
+// so that a retry (csi-provisioner reschedules on ResourceExhausted) starts
+// clean, and the node's code is returned.
+func (c *Controller) make(ctx context.Context, id string, spec v1.LogicalVolumeSpec) (*v1.LogicalVolume, error) {
+	lv, err := c.volumes.CreateAndWait(ctx, &v1.LogicalVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: id, Finalizers: []string{v1.Finalizer(c.d.Name)}}, Spec: spec,
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if code := lv.Status.Code; code != "" {
+		if derr := c.volumes.Delete(ctx, id); derr != nil {
+			return nil, toStatus(derr)
+		}
+		return nil, status.Error(codeOf(code), lv.Status.Message)
+	}
+	return lv, nil
 }
 
 // incompatible says how an existing LogicalVolume differs from a request

@@ -43,15 +43,9 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 			return nil, status.Errorf(codes.AlreadyExists, "snapshot %q exists for another source", req.GetName())
 		}
 	}
-	lv, err := c.volumes.CreateAndWait(ctx, c.newLogicalVolume(id, spec))
+	lv, err := c.make(ctx, id, spec)
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	if code := lv.Status.Code; code != "" {
-		if derr := c.volumes.Delete(ctx, id); derr != nil {
-			return nil, toStatus(derr)
-		}
-		return nil, status.Error(codeOf(code), lv.Status.Message)
+		return nil, err
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: c.snapshot(lv, req.GetSourceVolumeId())}, nil
 }

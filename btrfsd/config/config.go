@@ -6,14 +6,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
+	"github.com/toposuite/toposuite/internal/configfile"
 	"github.com/toposuite/toposuite/internal/daemon"
 )
 
@@ -71,28 +70,11 @@ type Filesystem struct {
 	MinDeviceSize *resource.Quantity `json:"minDeviceSize,omitempty"`
 }
 
-// Load reads a config file strictly and applies defaults.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+// Load reads a config file strictly (unknown keys are errors) and applies defaults.
+func Load(path string) (*Config, error) { return configfile.Load[Config](path) }
 
 // Parse decodes YAML strictly and applies defaults, without validating.
-func Parse(data []byte) (*Config, error) {
-	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return nil, err
-	}
-	c.Default()
-	return &c, nil
-}
+func Parse(data []byte) (*Config, error) { return configfile.Parse[Config](data) }
 
 // Default fills unset fields.
 func (c *Config) Default() {

@@ -7,15 +7,14 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
+	"github.com/toposuite/toposuite/internal/configfile"
 	"github.com/toposuite/toposuite/internal/daemon"
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
@@ -126,28 +125,11 @@ type LoopFile struct {
 	Size *resource.Quantity `json:"size"`
 }
 
-// Load reads a config file strictly, applies defaults and validates it.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+// Load reads a config file strictly (unknown keys are errors) and applies defaults.
+func Load(path string) (*Config, error) { return configfile.Load[Config](path) }
 
 // Parse decodes YAML strictly and applies defaults, without validating.
-func Parse(data []byte) (*Config, error) {
-	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return nil, err
-	}
-	c.Default()
-	return &c, nil
-}
+func Parse(data []byte) (*Config, error) { return configfile.Parse[Config](data) }
 
 // Default fills unset fields.
 func (c *Config) Default() {
