@@ -278,6 +278,29 @@ func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 		t.Errorf("LV %s left: %s", id, out)
 	}
 
+	// The other filesystems on an LV: ext4 (the default) and btrfs.
+	for _, fs := range []string{"", "btrfs"} {
+		v, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-fs-" + fs + "x", VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
+			CapacityRange: &csi.CapacityRange{RequiredBytes: 16 * mib}, AccessibilityRequirements: p.topology()})
+		if err != nil {
+			t.Fatalf("%q: %v", fs, err)
+		}
+		tg := p.target("fs-" + fs + "x")
+		if _, err := p.node.NodePublishVolume(c, &csi.NodePublishVolumeRequest{VolumeId: v.Volume.VolumeId, TargetPath: tg, VolumeCapability: mountCap(fs)}); err != nil {
+			t.Fatalf("publish %q: %v", fs, err)
+		}
+		if err := os.WriteFile(filepath.Join(tg, "f"), []byte("x"), 0o644); err != nil {
+			t.Errorf("write on %q: %v", fs, err)
+		}
+		if _, err := p.node.NodeUnpublishVolume(c, &csi.NodeUnpublishVolumeRequest{VolumeId: v.Volume.VolumeId, TargetPath: tg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.ctl.DeleteVolume(c, &csi.DeleteVolumeRequest{VolumeId: v.Volume.VolumeId}); err != nil {
+			t.Fatal(err)
+		}
+		p.lvGone(t, v.Volume.VolumeId)
+	}
+
 	// Block volume: the device bound onto a file.
 	bvol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-block", VolumeCapabilities: []*csi.VolumeCapability{blockCap()},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 16 * mib}, AccessibilityRequirements: p.topology()})
