@@ -46,6 +46,7 @@ func NewCommand(b Binary) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		cli.RouteLibraryLogs(l)
 		if err := f.Check(); err != nil {
 			return err
 		}

@@ -4,13 +4,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/toposuite/toposuite/internal/controller"
 )
@@ -20,6 +23,8 @@ func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+var quietLibraries sync.Once
 
 // APIServer starts a real etcd and kube-apiserver (envtest) with the suite's
 // CRDs installed and stops them at cleanup. The binaries come from
@@ -42,6 +47,7 @@ func APIServer(t testing.TB) (*rest.Config, client.Client) {
 		}
 		t.Skip("kube-apiserver and etcd not built: run make tools-e2e (or make test)")
 	}
+	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) }) // envtest logs through the global logger
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "deploy", "charts", "topolvm", "crds")},

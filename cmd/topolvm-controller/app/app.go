@@ -75,6 +75,7 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	cli.RouteLibraryLogs(log)
 	d, err := o.driver()
 	if err != nil {
 		return err
