@@ -25,7 +25,7 @@ STATICCHECK_VERSION        := v0.8.2
 CONTROLLER_GEN_VERSION     := v0.23.0
 
 # Generated files `make verify` checks are up to date.
-GENERATED := internal/daemonapi internal/api deploy/charts/topolvm/crds
+GENERATED := internal/daemonapi internal/api deploy/charts/topolvm/crds deploy/charts/topols/crds
 
 DEBIAN_PACKAGES := lvm2 btrfs-progs xfsprogs e2fsprogs util-linux protobuf-compiler
 # Commands that prove each package above is present (same order).
@@ -33,7 +33,7 @@ DEBIAN_COMMANDS := lvm mkfs.btrfs mkfs.xfs mkfs.ext4 losetup protoc
 
 TEST_FLAGS    ?= -count=1
 # Packages with integration tests (files tagged integration).
-INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build integration' cmd csi lvmd btrfsd scheduler internal))))
+INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build integration' cmd csi lvmd btrfsd scheduler internal deploy))))
 
 include e2e/tools/tools.mk
 INTEGRATION_TIMEOUT ?= 30m
@@ -95,6 +95,7 @@ generate: tools ## Regenerate code: gRPC API, deepcopy, CRDs.
 	$(GO) generate ./internal/daemonapi/...
 	controller-gen object paths=./internal/api/...
 	controller-gen crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=deploy/charts/topolvm/crds
+	controller-gen crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=deploy/charts/topols/crds
 
 .PHONY: clean
 clean: clean-test-leftovers ## Remove build output.

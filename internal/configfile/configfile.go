@@ -4,23 +4,35 @@
 package configfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
 // Defaulter fills a config's unset fields.
 type Defaulter interface{ Default() }
 
-// Parse decodes data strictly into a new T and applies its defaults.
+// Parse decodes data strictly into a new T and applies its defaults. Keys
+// match case-sensitively (encoding/json would take socketname for
+// socketName), and unknown or duplicated keys are errors.
 func Parse[T any, PT interface {
 	*T
 	Defaulter
 }](data []byte) (*T, error) {
-	var c T
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
 		return nil, err
+	}
+	var c T
+	strictErrs, err := kjson.UnmarshalStrict(j, &c)
+	if err != nil {
+		return nil, err
+	}
+	if len(strictErrs) > 0 {
+		return nil, errors.Join(strictErrs...)
 	}
 	PT(&c).Default()
 	return &c, nil

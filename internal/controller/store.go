@@ -144,9 +144,17 @@ func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Qu
 		return nil, err
 	}
 	if lv.Spec.Size.Cmp(size) < 0 {
+		// A failure of an earlier resize must not answer this one: clear
+		// it (status is a subresource, patched on its own) before asking.
+		if lv.Status.Code != "" {
+			patch := client.MergeFrom(lv.DeepCopy())
+			lv.Status.Code, lv.Status.Message = "", ""
+			if err := s.c.Status().Patch(ctx, lv, patch); err != nil {
+				return nil, err
+			}
+		}
 		patch := client.MergeFrom(lv.DeepCopy())
 		lv.Spec.Size = size
-		lv.Status.Code, lv.Status.Message = "", ""
 		if err := s.c.Patch(ctx, lv, patch); err != nil {
 			return nil, err
 		}

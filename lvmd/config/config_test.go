@@ -97,3 +97,9 @@ func FuzzParse(f *testing.F) {
 		_ = c.Validate()
 	})
 }
+
+func TestKeysAreCaseSensitive(t *testing.T) {
+	if _, err := Parse([]byte("socketname: /x\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]")); err == nil {
+		t.Error("socketname accepted for socketName")
+	}
+}

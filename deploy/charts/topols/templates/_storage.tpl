@@ -1,0 +1,106 @@
+{{/*
+What makes this chart TopoLS: the storage backend (btrfs, through btrfsd
+embedded in topols-node) as the shared templates (controller.yaml,
+node.yaml, ...) ask for it. The topolvm chart defines the same templates for lvmd.
+*/}}
+
+{{/* The controller's --storage. */}}
+{{- define "toposuite.storage" -}}btrfs{{- end -}}
+
+{{/* The filesystem of a StorageClass that names none: a volume is a btrfs subvolume. */}}
+{{- define "toposuite.defaultFSType" -}}btrfs{{- end -}}
+
+{{- define "toposuite.btrfsd.name" -}}
+{{- include "toposuite.componentName" (dict "root" . "component" "btrfsd") -}}
+{{- end -}}
+
+{{- define "toposuite.btrfsd.configPath" -}}/etc/topols/btrfsd.yaml{{- end -}}
+
+{{/*
+btrfsd's configuration file (docs/btrfsd.md): the user's config as is;
+btrfsd is embedded, so it has no socket and its capacity metrics are the
+node plugin's. nodeName is left to $NODE_NAME.
+*/}}
+{{- define "toposuite.btrfsd.config" -}}
+{{- $defaults := 0 -}}
+{{- range .Values.btrfsd.config.pools -}}{{- if .default -}}{{- $defaults = add1 $defaults -}}{{- end -}}{{- end -}}
+{{- if ne $defaults 1 -}}
+{{- fail (printf "btrfsd config: exactly one pool must be the default (default: true), found %d" $defaults) -}}
+{{- end -}}
+{{- toYaml .Values.btrfsd.config -}}
+{{- end -}}
+
+{{/* The distinct pool directories, each mounted at its own path. */}}
+{{- define "toposuite.btrfsd.poolPaths" -}}
+{{- $paths := list -}}
+{{- range .Values.btrfsd.config.pools -}}{{- $paths = append $paths (.path | clean) -}}{{- end -}}
+{{- $paths | uniq | sortAlpha | join "\n" -}}
+{{- end -}}
+
+{{/* Pool mounts, for (dict "root" $ "propagation" "HostToContainer"|"Bidirectional"). */}}
+{{- define "toposuite.btrfsd.poolMounts" -}}
+{{- $prop := .propagation -}}
+{{- range splitList "\n" (include "toposuite.btrfsd.poolPaths" .root) }}
+- name: pool-{{ sha256sum . | trunc 10 }}
+  mountPath: {{ . }}
+  mountPropagation: {{ $prop }}
+{{- end -}}
+{{- end -}}
+
+{{/* The node pod shares the host's PID namespace only when btrfsd's commands need nsenter -t 1. */}}
+{{- define "toposuite.node.hostPID" -}}{{ .Values.btrfsd.hostPID }}{{- end -}}
+
+{{- define "toposuite.node.daemonArgs" -}}
+- --btrfsd-config={{ include "toposuite.btrfsd.configPath" . }}
+{{- end -}}
+
+{{/* Pools are seen as the host sees them (mounted by prepare, a unit or fstab). */}}
+{{- define "toposuite.node.daemonVolumeMounts" -}}
+- name: btrfsd-config
+  mountPath: {{ include "toposuite.btrfsd.configPath" . | dir }}
+  readOnly: true
+{{- include "toposuite.btrfsd.poolMounts" (dict "root" . "propagation" "HostToContainer") }}
+{{- end -}}
+
+{{- define "toposuite.node.daemonVolumes" -}}
+- name: btrfsd-config
+  configMap:
+    name: {{ include "toposuite.btrfsd.name" . }}
+{{- range splitList "\n" (include "toposuite.btrfsd.poolPaths" .) }}
+- name: pool-{{ sha256sum . | trunc 10 }}
+  hostPath:
+    path: {{ . }}
+    type: DirectoryOrCreate
+{{- end -}}
+{{- end -}}
+
+{{/*
+`btrfsd prepare` before the node plugin starts: builds and mounts the pools
+that have a filesystem block; the mounts reach the host (Bidirectional).
+*/}}
+{{- define "toposuite.node.initContainers" -}}
+{{- if .Values.btrfsd.prepare.enabled -}}
+- name: btrfsd-prepare
+  image: {{ include "toposuite.image" (dict "root" . "image" .Values.btrfsd.image) }}
+  imagePullPolicy: {{ .Values.imagePullPolicy }}
+  args:
+    - prepare
+    - --config={{ include "toposuite.btrfsd.configPath" . }}
+    - --log-format={{ .Values.logFormat }}
+    - --log-level={{ .Values.logLevel }}
+  securityContext:
+    privileged: true
+  volumeMounts:
+    - name: dev
+      mountPath: /dev
+    - name: btrfsd-config
+      mountPath: {{ include "toposuite.btrfsd.configPath" . | dir }}
+      readOnly: true
+    {{- include "toposuite.btrfsd.poolMounts" (dict "root" . "propagation" "Bidirectional") | nindent 4 }}
+{{- end -}}
+{{- end -}}
+
+{{/* Restart the node pods when btrfsd's config changes. */}}
+{{- define "toposuite.node.podAnnotations" -}}
+checksum/config: {{ include "toposuite.btrfsd.config" . | sha256sum }}
+{{- end -}}
