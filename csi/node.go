@@ -200,14 +200,17 @@ func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVo
 	if err := n.pub.Unpublish(ctx, req.GetTargetPath()); err != nil {
 		return nil, toStatus(err)
 	}
-	if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: n.d.EphemeralName(id), DeviceClass: ""}); err != nil {
-		// Ephemeral volumes live in the default class unless their
-		// attributes said otherwise: search them all.
-		if v, ferr := n.volume(ctx, id); ferr == nil && n.d.IsEphemeralName(v.GetName()) {
-			if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
-				return nil, toStatus(err)
-			}
+	// An inline ephemeral volume lives as long as its publication; it may
+	// be in any class its attributes named, so it is looked up, not guessed.
+	v, err := n.volume(ctx, id)
+	if err != nil && status.Code(err) != codes.NotFound {
+		return nil, err
+	}
+	if err == nil && n.d.IsEphemeralName(v.GetName()) {
+		if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
+			return nil, toStatus(err)
 		}
+		n.log.Info("removed inline ephemeral volume", "volumeID", id, "name", v.GetName())
 	}
 	return &csi.NodeUnpublishVolumeResponse{}, nil
 }
