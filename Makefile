@@ -36,6 +36,7 @@ TEST_FLAGS    ?= -count=1
 INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build integration' cmd csi lvmd btrfsd scheduler internal deploy))))
 
 include e2e/tools/tools.mk
+include e2e/images/images.mk
 INTEGRATION_TIMEOUT ?= 30m
 
 ##@ Main
@@ -50,7 +51,7 @@ build: ## Build every binary into bin/.
 	@for b in $(BINARIES); do echo ">> build $$b"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 .PHONY: test
-test: deps check-binaries test-unit test-integration ## Run the whole suite: unit, then real-storage integration tests.
+test: deps check-binaries test-unit test-integration test-images ## Run the whole suite: unit, real-storage and API-server integration tests, image builds.
 	@echo ">> all tests passed"
 
 .PHONY: check-binaries
@@ -82,9 +83,11 @@ verify: tools ## gofmt, go vet, staticcheck, generated code up to date.
 	@echo ">> go vet"
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	cd e2e/images && GOWORK=off $(GO) vet ./...
 	@echo ">> staticcheck"
 	staticcheck ./...
 	staticcheck -tags integration ./...
+	cd e2e/images && GOWORK=off staticcheck ./...
 	@echo ">> generated code"
 	@$(MAKE) --no-print-directory generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then git status --short -- $(GENERATED); git diff -- $(GENERATED) | head -50; echo "generated code is out of date: run make generate and commit"; exit 1; fi
