@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/rest"
 	mount "k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +43,7 @@ const (
 // plugins running in this process over a real storage daemon, reached over
 // their CSI sockets like the sidecars and the kubelet reach them.
 type plugins struct {
+	cfg        *rest.Config
 	nodeSock   string
 	ctlSock    string
 	d          topocsi.Driver
@@ -86,7 +88,7 @@ func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Option
 			}
 		}
 	})
-	p := &plugins{d: d, c: c, kubeletDir: kubeletDir, nodeSock: nodeSock, ctlSock: ctlSock}
+	p := &plugins{d: d, c: c, cfg: cfg, kubeletDir: kubeletDir, nodeSock: nodeSock, ctlSock: ctlSock}
 	p.ctl = csi.NewControllerClient(dial(t, ctlSock))
 	p.node = csi.NewNodeClient(dial(t, nodeSock))
 	// Ready when the node has published its capacity.

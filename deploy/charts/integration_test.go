@@ -3,7 +3,6 @@
 package charts_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,28 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/toposuite/toposuite/internal/testutil"
 )
-
-// kubeconfig writes a kubeconfig file for helm from the test API server's config.
-func kubeconfig(t *testing.T, cfg *rest.Config) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
-	kc.CurrentContext = "envtest"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TopoLVM and TopoLS installed by helm into two namespaces of a real API
 // server (which also validates every object), with lvmd and the scheduler
@@ -42,7 +23,7 @@ func kubeconfig(t *testing.T, cfg *rest.Config) string {
 // and the shared CRD alone.
 func TestIntegrationChartsInstallSideBySide(t *testing.T) {
 	cfg, c := testutil.APIServer(t) // installs the CRD, as a first chart would
-	kc := kubeconfig(t, cfg)
+	kc := testutil.Kubeconfig(t, cfg)
 	install := func(release, chart, namespace string, set ...string) {
 		t.Helper()
 		args := []string{"install", release, chart, "--namespace", namespace, "--create-namespace", "--kubeconfig", kc}

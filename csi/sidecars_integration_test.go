@@ -1,0 +1,131 @@
+//go:build integration
+
+package csi_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/toposuite/toposuite/internal/testutil"
+)
+
+// toolBin returns a tool built by make tools-e2e, or skips/fails like the
+// other envtest-based tests.
+func toolBin(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache/toposuite/tools/bin")
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
+			t.Fatalf("%s not built: %v", name, err)
+		}
+		t.Skipf("%s not built: run make tools-e2e", name)
+	}
+	return p
+}
+
+// TestIntegrationPVCThroughTheSidecars drives the LVM driver the way a
+// cluster does, with the real csi-provisioner v6.3.0 and csi-resizer v2.3.0
+// talking to the controller's socket and the real kube-controller-manager
+// binding claims: a PVC is provisioned and Bound, grown (the PV follows),
+// and deleted (PV and LV go). There is no kubelet here: the node publishes
+// through CSI in the other tests.
+func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
+	p, env, vg := lvmRig(t)
+	provisioner, resizer, kcm := toolBin(t, "csi-provisioner"), toolBin(t, "csi-resizer"), toolBin(t, "kube-controller-manager")
+	c := ctx(t)
+	kc := testutil.Kubeconfig(t, p.cfg)
+
+	// What node-driver-registrar and the kubelet would write for the node.
+	var node corev1.Node
+	if err := p.c.Get(c, client.ObjectKey{Name: nodeName}, &node); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(node.DeepCopy())
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	node.Labels[p.d.TopologyKey] = nodeName
+	if err := p.c.Patch(c, &node, patch); err != nil {
+		t.Fatal(err)
+	}
+	csiNode := &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: nodeName}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
+		{Name: p.d.Name, NodeID: nodeName, TopologyKeys: []string{p.d.TopologyKey}},
+	}}}
+	if err := p.c.Create(c, csiNode); err != nil {
+		t.Fatal(err)
+	}
+	expand := true
+	immediate := storagev1.VolumeBindingImmediate
+	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "topolvm-ssd"}, Provisioner: p.d.Name,
+		Parameters: map[string]string{"topolvm.io/device-class": "ssd", "csi.storage.k8s.io/fstype": "xfs"}, AllowVolumeExpansion: &expand, VolumeBindingMode: &immediate}
+	if err := p.c.Create(c, sc); err != nil {
+		t.Fatal(err)
+	}
+
+	testutil.Process(t, kcm, "--kubeconfig", kc, "--leader-elect=false", "--secure-port=0",
+		"--controllers=persistentvolume-binder-controller,persistentvolume-expander-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller")
+	testutil.Process(t, provisioner, "--csi-address", p.ctlSock, "--kubeconfig", kc, "--leader-election=false",
+		"--feature-gates=Topology=true", "--strict-topology", "--extra-create-metadata", "--timeout=60s")
+	testutil.Process(t, resizer, "--csi-address", p.ctlSock, "--kubeconfig", kc, "--leader-election=false", "--timeout=60s")
+
+	scName := sc.Name
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "default"},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &scName,
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("300Mi")}}}}
+	if err := p.c.Create(c, pvc); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(pvc)
+	waitFor(t, "the PVC to be Bound", func() bool {
+		return p.c.Get(c, key, pvc) == nil && pvc.Status.Phase == corev1.ClaimBound
+	})
+	var pv corev1.PersistentVolume
+	if err := p.c.Get(c, client.ObjectKey{Name: pvc.Spec.VolumeName}, &pv); err != nil {
+		t.Fatal(err)
+	}
+	handle := pv.Spec.CSI.VolumeHandle
+	if !strings.Contains(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg), handle) {
+		t.Fatalf("no LV %s in %s", handle, vg)
+	}
+	if got := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0]; got.Key != p.d.TopologyKey || got.Values[0] != nodeName {
+		t.Errorf("PV node affinity = %+v", got)
+	}
+
+	// Grow the claim: the resizer calls ControllerExpandVolume and the PV follows.
+	patch = client.MergeFrom(pvc.DeepCopy())
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("400Mi")
+	if err := p.c.Patch(c, pvc, patch); err != nil {
+		t.Fatal(err)
+	}
+	want := resource.MustParse("400Mi")
+	waitFor(t, "the PV to grow", func() bool {
+		q := pv.Spec.Capacity[corev1.ResourceStorage]
+		return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) == nil && q.Cmp(want) >= 0
+	})
+	if got := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_size", "--units", "b", "--nosuffix", vg+"/"+handle)); got != "419430400" {
+		t.Errorf("LV size after expansion = %s", got)
+	}
+
+	// Delete the claim: the PV (reclaim policy Delete) and the LV go.
+	if err := p.c.Delete(c, pvc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the PV to go", func() bool { return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) != nil })
+	p.lvGone(t, handle)
+	if out := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg)); out != "" {
+		t.Errorf("LVs left: %s", out)
+	}
+}
