@@ -5,6 +5,7 @@ package csi_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,6 +45,35 @@ func toolBin(t *testing.T, name string) string {
 // through CSI in the other tests.
 func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
 	p, env, vg := lvmRig(t)
+	sidecars(t, p, "topolvm.io/device-class", "ssd", "xfs")
+	pvcLifecycle(t, p, "300Mi", "400Mi", func(handle string) bool {
+		return strings.Contains(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg), handle)
+	}, func(handle string) string {
+		return strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_size", "--units", "b", "--nosuffix", vg+"/"+handle))
+	})
+	if out := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg)); out != "" {
+		t.Errorf("LVs left: %s", out)
+	}
+}
+
+// TestIntegrationPVCThroughTheSidecarsBtrfs is the same for TopoLS: the
+// volume is a subvolume whose quota is the size.
+func TestIntegrationPVCThroughTheSidecarsBtrfs(t *testing.T) {
+	p, pool := btrfsRig(t)
+	sidecars(t, p, "topols.io/device-class", "fast", "")
+	pvcLifecycle(t, p, "64Mi", "96Mi", func(handle string) bool {
+		_, err := os.Stat(filepath.Join(pool, handle))
+		return err == nil
+	}, nil)
+	waitFor(t, "the pool to be empty", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
+}
+
+// sidecars starts kube-controller-manager (PV binding and expansion),
+// csi-provisioner and csi-resizer against p's controller, registers the
+// node the way node-driver-registrar would, and makes an Immediate
+// StorageClass named "sc".
+func sidecars(t *testing.T, p *plugins, classKey, class, fstype string) {
+	t.Helper()
 	provisioner, resizer, kcm := toolBin(t, "csi-provisioner"), toolBin(t, "csi-resizer"), toolBin(t, "kube-controller-manager")
 	c := ctx(t)
 	kc := testutil.Kubeconfig(t, p.cfg)
@@ -69,8 +99,12 @@ func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
 	}
 	expand := true
 	immediate := storagev1.VolumeBindingImmediate
-	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "topolvm-ssd"}, Provisioner: p.d.Name,
-		Parameters: map[string]string{"topolvm.io/device-class": "ssd", "csi.storage.k8s.io/fstype": "xfs"}, AllowVolumeExpansion: &expand, VolumeBindingMode: &immediate}
+	params := map[string]string{classKey: class}
+	if fstype != "" {
+		params["csi.storage.k8s.io/fstype"] = fstype
+	}
+	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "sc"}, Provisioner: p.d.Name,
+		Parameters: params, AllowVolumeExpansion: &expand, VolumeBindingMode: &immediate}
 	if err := p.c.Create(c, sc); err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +114,19 @@ func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
 	testutil.Process(t, provisioner, "--csi-address", p.ctlSock, "--kubeconfig", kc, "--leader-election=false",
 		"--feature-gates=Topology=true", "--strict-topology", "--extra-create-metadata", "--timeout=60s")
 	testutil.Process(t, resizer, "--csi-address", p.ctlSock, "--kubeconfig", kc, "--leader-election=false", "--timeout=60s")
+}
 
-	scName := sc.Name
+// pvcLifecycle creates a PVC of size in StorageClass "sc", waits until it is
+// Bound and its volume exists (exists), grows it to grown and checks the PV
+// (and, when sizeOf is given, the volume) follow, then deletes it and waits
+// for the PV and the LogicalVolume to go.
+func pvcLifecycle(t *testing.T, p *plugins, size, grown string, exists func(handle string) bool, sizeOf func(handle string) string) {
+	t.Helper()
+	c := ctx(t)
+	scName := "sc"
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "default"},
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &scName,
-			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("300Mi")}}}}
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}}
 	if err := p.c.Create(c, pvc); err != nil {
 		t.Fatal(err)
 	}
@@ -97,26 +139,28 @@ func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
 		t.Fatal(err)
 	}
 	handle := pv.Spec.CSI.VolumeHandle
-	if !strings.Contains(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg), handle) {
-		t.Fatalf("no LV %s in %s", handle, vg)
+	if !exists(handle) {
+		t.Fatalf("volume %s was not made", handle)
 	}
 	if got := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0]; got.Key != p.d.TopologyKey || got.Values[0] != nodeName {
 		t.Errorf("PV node affinity = %+v", got)
 	}
 
 	// Grow the claim: the resizer calls ControllerExpandVolume and the PV follows.
-	patch = client.MergeFrom(pvc.DeepCopy())
-	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("400Mi")
+	patch := client.MergeFrom(pvc.DeepCopy())
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse(grown)
 	if err := p.c.Patch(c, pvc, patch); err != nil {
 		t.Fatal(err)
 	}
-	want := resource.MustParse("400Mi")
+	want := resource.MustParse(grown)
 	waitFor(t, "the PV to grow", func() bool {
 		q := pv.Spec.Capacity[corev1.ResourceStorage]
 		return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) == nil && q.Cmp(want) >= 0
 	})
-	if got := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_size", "--units", "b", "--nosuffix", vg+"/"+handle)); got != "419430400" {
-		t.Errorf("LV size after expansion = %s", got)
+	if sizeOf != nil {
+		if got := sizeOf(handle); got != strconv.FormatInt(want.Value(), 10) {
+			t.Errorf("volume size after expansion = %s, want %d", got, want.Value())
+		}
 	}
 
 	// Delete the claim: the PV (reclaim policy Delete) and the LV go.
@@ -125,7 +169,4 @@ func TestIntegrationPVCThroughTheSidecars(t *testing.T) {
 	}
 	waitFor(t, "the PV to go", func() bool { return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) != nil })
 	p.lvGone(t, handle)
-	if out := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg)); out != "" {
-		t.Errorf("LVs left: %s", out)
-	}
 }
