@@ -53,6 +53,9 @@ func APIServer(t testing.TB) (*rest.Config, client.Client) {
 		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "deploy", "charts", "topolvm", "crds")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// Tests need no durability: etcd skips fsync (TESTBED.md §5).
+	env.ControlPlane.Etcd = &envtest.Etcd{}
+	env.ControlPlane.Etcd.Configure().Append("unsafe-no-fsync", "true")
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start envtest: %v", err)
