@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -73,18 +72,7 @@ command failed.`,
 				return fmt.Errorf("invalid config %s:\n%w", o.ConfigPath, err)
 			}
 			rep, err := newPreparer(cfg, log).Prepare(cli.ContextOrBackground(cmd), cfg.Pools, prepare.Options{DryRun: dryRun})
-			if rep != nil {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if werr := enc.Encode(rep); werr != nil {
-					return werr
-				}
-				rep.Log(log)
-			}
-			if err != nil {
-				return err
-			}
-			return rep.Err()
+			return cli.FinishReport(cmd, log, rep, rep != nil, err)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "inspect and report what would be done without changing anything")

@@ -62,7 +62,7 @@ It changes nothing. The configuration file is optional: only its lvm settings
 				}
 			}
 			log.Info("discovered block devices", "devices", len(inv.Devices), "free", free)
-			return writeJSON(cmd.OutOrStdout(), inv)
+			return cli.WriteJSON(cmd.OutOrStdout(), inv)
 		},
 	}
 	f := cmd.Flags()

@@ -1,10 +1,8 @@
 package app
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -67,16 +65,7 @@ non-zero when a device was refused or a command failed.`,
 			r := newRunner(cfg.LVM)
 			p := prepare.New(disk.New(r), lvm.New(r, cfg.LVM.Path), log)
 			rep, err := p.Prepare(cli.ContextOrBackground(cmd), cfg.VolumeGroups, prepare.Options{DryRun: dryRun})
-			if rep != nil {
-				if werr := writeJSON(cmd.OutOrStdout(), rep); werr != nil {
-					return werr
-				}
-				rep.Log(log)
-			}
-			if err != nil {
-				return err
-			}
-			return rep.Err()
+			return cli.FinishReport(cmd, log, rep, rep != nil, err)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "inspect and report what would be done without changing anything")
@@ -118,8 +107,3 @@ func checkLVMSettings(s config.LVMSettings) error {
 	return errors.Join(errs...)
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
