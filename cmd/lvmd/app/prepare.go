@@ -106,4 +106,3 @@ func checkLVMSettings(s config.LVMSettings) error {
 	}
 	return errors.Join(errs...)
 }
-
