@@ -58,6 +58,7 @@ func APIServer(t testing.TB) (*rest.Config, client.Client) {
 	env.ControlPlane.Etcd.Configure().Append("unsafe-no-fsync", "true")
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // Start may fail after etcd and the API server came up
 		t.Fatalf("start envtest: %v", err)
 	}
 	t.Cleanup(func() {
