@@ -51,14 +51,7 @@ func BenchmarkCreateLimitRemove(b *testing.B) {
 	for _, workers := range []int{1, 4} {
 		res := testutil.Compare(b, workers, ops, cli, viaBtrfsd)
 		cs, ds := res.Raw, res.Daemon
-		label := "sequential"
-		if workers > 1 {
-			label = fmt.Sprintf("%d concurrent clients", workers)
-		}
-		fmt.Printf("\ncreate+limit+remove of an 8 MiB subvolume, %s, %d ops each:\n", label, res.Ops)
-		fmt.Printf("  %-10s %10s %10s %10s\n", "", "ops/s", "p50", "p99")
-		fmt.Printf("  %-10s %10.1f %10s %10s\n", "btrfs CLI", cs.OpsPerSec, cs.P50, cs.P99)
-		fmt.Printf("  %-10s %10.1f %10s %10s\n", "btrfsd", ds.OpsPerSec, ds.P50, ds.P99)
+		res.Print("create+limit+remove of an 8 MiB subvolume", workers, "btrfs CLI", "btrfsd")
 		speedup := ds.OpsPerSec / cs.OpsPerSec
 		fmt.Printf("  btrfsd is %.1fx faster than the CLI (p50 %.1fx)\n", speedup, float64(cs.P50)/float64(ds.P50))
 		b.ReportMetric(speedup, fmt.Sprintf("speedup-%dw", workers))

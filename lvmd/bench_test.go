@@ -51,14 +51,7 @@ func BenchmarkCreateRemove(b *testing.B) {
 	for _, workers := range []int{1, 4} {
 		res := testutil.Compare(b, workers, ops, raw, viaLVMD)
 		rs, ls := res.Raw, res.Daemon
-		label := "sequential"
-		if workers > 1 {
-			label = fmt.Sprintf("%d concurrent clients", workers)
-		}
-		fmt.Printf("\ncreate+remove of an 8 MiB LV, %s, %d ops each:\n", label, res.Ops)
-		fmt.Printf("  %-8s %10s %10s %10s\n", "", "ops/s", "p50", "p99")
-		fmt.Printf("  %-8s %10.1f %10s %10s\n", "raw lvm", rs.OpsPerSec, rs.P50, rs.P99)
-		fmt.Printf("  %-8s %10.1f %10s %10s\n", "lvmd", ls.OpsPerSec, ls.P50, ls.P99)
+		res.Print("create+remove of an 8 MiB LV", workers, "raw lvm", "lvmd")
 		ratio := rs.OpsPerSec / ls.OpsPerSec
 		fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.P50)/float64(rs.P50))
 		b.ReportMetric(ratio, fmt.Sprintf("lvmd/raw-ratio-%dw", workers))

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -72,4 +73,16 @@ func Compare(b testing.TB, workers, n int, raw, daemon func(string) error) Compa
 		dLat, dWall = append(dLat, lat...), dWall+wall
 	}
 	return Compared{Raw: Summarize(rawLat, rawWall), Daemon: Summarize(dLat, dWall), Ops: len(rawLat)}
+}
+
+// Print writes the comparison as a small table headed by what was done.
+func (c Compared) Print(what string, workers int, rawName, daemonName string) {
+	label := "sequential"
+	if workers > 1 {
+		label = fmt.Sprintf("%d concurrent clients", workers)
+	}
+	fmt.Printf("\n%s, %s, %d ops each:\n", what, label, c.Ops)
+	fmt.Printf("  %-10s %10s %10s %10s\n", "", "ops/s", "p50", "p99")
+	fmt.Printf("  %-10s %10.1f %10s %10s\n", rawName, c.Raw.OpsPerSec, c.Raw.P50, c.Raw.P99)
+	fmt.Printf("  %-10s %10.1f %10s %10s\n", daemonName, c.Daemon.OpsPerSec, c.Daemon.P50, c.Daemon.P99)
 }
