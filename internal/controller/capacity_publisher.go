@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,22 +126,34 @@ func (p *CapacityPublisher) publish(ctx context.Context, msg *api.CapacityRespon
 	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
 		return err
 	}
-	want := Annotations(p.Driver, msg)
+	patch := client.MergeFrom(node.DeepCopy())
+	if !applyAnnotations(&node, p.Driver, Annotations(p.Driver, msg)) {
+		return nil
+	}
+	return p.Client.Patch(ctx, &node, patch)
+}
+
+// applyAnnotations makes the node's capacity annotations of driver d equal
+// to want: new and changed ones are set, and those of classes the daemon no
+// longer has are removed. It reports whether anything changed.
+func applyAnnotations(node *corev1.Node, d csi.Driver, want map[string]string) bool {
 	changed := false
-	for k, v := range want {
-		if node.Annotations[k] != v {
+	prefix := d.CapacityAnnotation("x")
+	prefix = prefix[:len(prefix)-1]
+	for k := range node.Annotations {
+		if _, keep := want[k]; !keep && strings.HasPrefix(k, prefix) {
+			delete(node.Annotations, k)
 			changed = true
 		}
 	}
-	if !changed {
-		return nil
-	}
-	patch := client.MergeFrom(node.DeepCopy())
-	if node.Annotations == nil {
-		node.Annotations = map[string]string{}
-	}
 	for k, v := range want {
-		node.Annotations[k] = v
+		if node.Annotations[k] != v {
+			if node.Annotations == nil {
+				node.Annotations = map[string]string{}
+			}
+			node.Annotations[k] = v
+			changed = true
+		}
 	}
-	return p.Client.Patch(ctx, &node, patch)
+	return changed
 }
