@@ -75,25 +75,12 @@ func (r *rig) start() {
 	})
 }
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 func (r *rig) available() int64 {
-	c, err := r.client.GetCapacity(ctx(r.t), &api.GetCapacityRequest{})
+	c, err := r.client.GetCapacity(testutil.Context(r.t), &api.GetCapacityRequest{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return c.Classes[0].AvailableBytes
-}
-
-func wantCode(t testing.TB, err error, code codes.Code, what string) {
-	t.Helper()
-	if status.Code(err) != code {
-		t.Errorf("%s: got %v, want %v", what, err, code)
-	}
 }
 
 // fill writes size bytes of incompressible-enough data into path.
@@ -126,7 +113,7 @@ func (r *rig) subvolumes() []string {
 
 func TestIntegrationQuotaEnforcedAndGrown(t *testing.T) {
 	r := newRig(t, gib, "")
-	c := ctx(t)
+	c := testutil.Context(t)
 	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "data", SizeBytes: 32 * mib})
 	if err != nil {
 		t.Fatal(err)
@@ -153,13 +140,17 @@ func TestIntegrationQuotaEnforcedAndGrown(t *testing.T) {
 	if u := got.Volume.GetUsedBytes(); u < 60*mib || u > 96*mib {
 		t.Errorf("used bytes = %d, want about 64 MiB (from the qgroup, after a sync)", u)
 	}
+	// statfs shows the whole filesystem, not the volume: that is why the
+	// volume's figures must come from its qgroup.
 	var st syscall.Statfs_t
-	syscall.Statfs(v.Volume.Path, &st)
-	if int64(st.Blocks)*st.Bsize <= 96*mib {
-		t.Logf("statfs shows the whole filesystem, which is why stats come from the qgroup")
+	if err := syscall.Statfs(v.Volume.Path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if total := int64(st.Blocks) * st.Bsize; total <= 96*mib || got.Volume.SizeBytes != 96*mib {
+		t.Errorf("statfs total %d, volume size %d: want the filesystem's size from statfs and the limit from the volume", total, got.Volume.SizeBytes)
 	}
 	_, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "data", SizeBytes: 16 * mib})
-	wantCode(t, err, codes.FailedPrecondition, "shrink")
+	testutil.WantCode(t, err, codes.FailedPrecondition, "shrink")
 
 	fsid, _ := btrfs.FSID(r.mnt)
 	info, _ := btrfs.Info(v.Volume.Path)
@@ -188,7 +179,7 @@ func TestIntegrationQuotaEnforcedAndGrown(t *testing.T) {
 
 func TestIntegrationSnapshots(t *testing.T) {
 	r := newRig(t, gib, "")
-	c := ctx(t)
+	c := testutil.Context(t)
 	src, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "src", SizeBytes: 64 * mib})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +202,7 @@ func TestIntegrationSnapshots(t *testing.T) {
 		t.Errorf("repeated snapshot: %v, %v", again, err)
 	}
 	_, err = r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "snap", SourceName: "src"})
-	wantCode(t, err, codes.AlreadyExists, "same snapshot, writable")
+	testutil.WantCode(t, err, codes.AlreadyExists, "same snapshot, writable")
 
 	clone, err := r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "clone", SourceName: "snap", SizeBytes: 128 * mib})
 	if err != nil {
@@ -231,7 +222,7 @@ func TestIntegrationSnapshots(t *testing.T) {
 		t.Errorf("clone limit: %v, want EDQUOT", err)
 	}
 	_, err = r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "small", SourceName: "src", SizeBytes: mib})
-	wantCode(t, err, codes.InvalidArgument, "snapshot smaller than its source")
+	testutil.WantCode(t, err, codes.InvalidArgument, "snapshot smaller than its source")
 	list, err := r.client.ListVolumes(c, &api.ListVolumesRequest{})
 	if err != nil || len(list.Volumes) != 3 {
 		t.Errorf("list = %v, %v", list, err)
@@ -245,7 +236,7 @@ func TestIntegrationSnapshots(t *testing.T) {
 
 func TestIntegrationBudgetAndCapacity(t *testing.T) {
 	r := newRig(t, gib, "200Mi")
-	c := ctx(t)
+	c := testutil.Context(t)
 	if got := r.available(); got != 200*mib {
 		t.Fatalf("available = %d, want the 200 MiB budget", got)
 	}
@@ -256,14 +247,14 @@ func TestIntegrationBudgetAndCapacity(t *testing.T) {
 		t.Errorf("available = %d, want 50 MiB", got)
 	}
 	_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "b", SizeBytes: 51 * mib})
-	wantCode(t, err, codes.ResourceExhausted, "over the budget")
+	testutil.WantCode(t, err, codes.ResourceExhausted, "over the budget")
 	if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "a", SizeBytes: 150 * mib}); err != nil {
 		t.Errorf("idempotent create in a full pool: %v", err)
 	}
 	_, err = r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "a", SizeBytes: 100 * mib})
-	wantCode(t, err, codes.AlreadyExists, "same name, other size")
+	testutil.WantCode(t, err, codes.AlreadyExists, "same name, other size")
 	_, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "a", SizeBytes: 300 * mib})
-	wantCode(t, err, codes.ResourceExhausted, "grow over the budget")
+	testutil.WantCode(t, err, codes.ResourceExhausted, "grow over the budget")
 	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +282,7 @@ func TestIntegrationFilesystemFreeSpaceBounds(t *testing.T) {
 
 func TestIntegrationConcurrentCreates(t *testing.T) {
 	r := newRig(t, gib, "400Mi")
-	c := ctx(t)
+	c := testutil.Context(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 48)
 	for i := range 48 { // 40 fit exactly in the budget
@@ -322,7 +313,7 @@ func TestIntegrationConcurrentCreates(t *testing.T) {
 
 func TestIntegrationRestartKnowsEverything(t *testing.T) {
 	r := newRig(t, gib, "")
-	c := ctx(t)
+	c := testutil.Context(t)
 	for i := range 3 {
 		if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: fmt.Sprintf("r%d", i), SizeBytes: int64(i+1) * 16 * mib}); err != nil {
 			t.Fatal(err)
@@ -337,7 +328,7 @@ func TestIntegrationRestartKnowsEverything(t *testing.T) {
 	if got := r.available(); got != avail {
 		t.Errorf("available after restart = %d, want %d", got, avail)
 	}
-	list, err := r.client.ListVolumes(ctx(t), &api.ListVolumesRequest{DeviceClass: "fast"})
+	list, err := r.client.ListVolumes(testutil.Context(t), &api.ListVolumesRequest{DeviceClass: "fast"})
 	if err != nil || len(list.Volumes) != 4 {
 		t.Fatalf("list after restart: %v, %v", list, err)
 	}
@@ -346,14 +337,14 @@ func TestIntegrationRestartKnowsEverything(t *testing.T) {
 			t.Errorf("snapshot after restart = %+v", v)
 		}
 	}
-	if _, err := r.client.CreateVolume(ctx(t), &api.CreateVolumeRequest{Name: "r1", SizeBytes: 32 * mib}); err != nil {
+	if _, err := r.client.CreateVolume(testutil.Context(t), &api.CreateVolumeRequest{Name: "r1", SizeBytes: 32 * mib}); err != nil {
 		t.Errorf("idempotent create after restart: %v", err)
 	}
 }
 
 func TestIntegrationWatchSeesSubvolumeMadeByHand(t *testing.T) {
 	r := newRig(t, gib, "500Mi") // a budget, so that a limit set by hand shows in the capacity
-	c := ctx(t)
+	c := testutil.Context(t)
 	stream, err := r.client.Watch(c, &api.WatchRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -389,13 +380,13 @@ func TestIntegrationWatchSeesSubvolumeMadeByHand(t *testing.T) {
 		t.Errorf("the foreign subvolume must survive: %v", r.subvolumes())
 	}
 	_, err = r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "byhand", SizeBytes: mib})
-	wantCode(t, err, codes.AlreadyExists, "create over a foreign subvolume")
+	testutil.WantCode(t, err, codes.AlreadyExists, "create over a foreign subvolume")
 	testutil.Run(t, nil, "btrfs", "subvolume", "delete", filepath.Join(r.pool, "byhand"))
 }
 
 func TestIntegrationBadInputCreatesNothing(t *testing.T) {
 	r := newRig(t, 256*mib, "")
-	c := ctx(t)
+	c := testutil.Context(t)
 	cases := []struct {
 		name string
 		req  *api.CreateVolumeRequest
@@ -416,12 +407,12 @@ func TestIntegrationBadInputCreatesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := r.client.CreateVolume(c, tc.req)
-		wantCode(t, err, tc.code, tc.name)
+		testutil.WantCode(t, err, tc.code, tc.name)
 	}
 	_, err := r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "s", SourceName: "missing"})
-	wantCode(t, err, codes.NotFound, "snapshot of a missing volume")
+	testutil.WantCode(t, err, codes.NotFound, "snapshot of a missing volume")
 	_, err = r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "../x"})
-	wantCode(t, err, codes.InvalidArgument, "remove with a path")
+	testutil.WantCode(t, err, codes.InvalidArgument, "remove with a path")
 	if s := r.subvolumes(); len(s) != 0 {
 		t.Errorf("bad requests left %v", s)
 	}
@@ -432,17 +423,17 @@ func TestIntegrationPoolChecks(t *testing.T) {
 	noQuota := testutil.Btrfs(t, 256*mib, false)
 	cfg := &config.Config{Pools: []config.Pool{{Name: "p", Path: noQuota, Default: true}}}
 	cfg.Default()
-	_, err := btrfsd.Start(ctx(t), cfg, logr.Discard())
+	_, err := btrfsd.Start(testutil.Context(t), cfg, logr.Discard())
 	if err == nil || !strings.Contains(err.Error(), "quotas are off") {
 		t.Errorf("pool without quotas: %v", err)
 	}
 	cfg.Pools[0].EnableQuota = true
-	if _, err := btrfsd.Start(ctx(t), cfg, logr.Discard()); err != nil {
+	if _, err := btrfsd.Start(testutil.Context(t), cfg, logr.Discard()); err != nil {
 		t.Errorf("pool with enableQuota: %v", err)
 	}
 	notBtrfs := testutil.Dir(t)
 	cfg.Pools[0].Path = notBtrfs
-	_, err = btrfsd.Start(ctx(t), cfg, logr.Discard())
+	_, err = btrfsd.Start(testutil.Context(t), cfg, logr.Discard())
 	if err == nil || !strings.Contains(err.Error(), "not a btrfs filesystem") {
 		t.Errorf("pool on tmpfs/ext4: %v", err)
 	}

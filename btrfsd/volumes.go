@@ -190,10 +190,11 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 		return storage.Volume{}, classify(err)
 	}
 	b.settle(p, size, req.Name, size)
-	used := *src.UsedBytes
+	// The snapshot shares the source's data: its usage starts where the
+	// source's is (unknown when the source has no quota group).
 	return storage.Volume{
 		Name: req.Name, Class: p.Name, SizeBytes: size, Path: filepath.Join(p.Path, req.Name), Health: storage.HealthHealthy,
-		Source: req.Source, Snapshot: true, ReadOnly: req.ReadOnly, UsedBytes: &used,
+		Source: req.Source, Snapshot: true, ReadOnly: req.ReadOnly, UsedBytes: src.UsedBytes,
 	}, nil
 }
 

@@ -41,7 +41,7 @@ func BenchmarkCreateVolume(b *testing.B) {
 			default:
 				p, _ = btrfsRig(b)
 			}
-			c := ctx(b)
+			c := testutil.Context(b)
 			create := func(name string) error {
 				_, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{
 					Name: name, VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},

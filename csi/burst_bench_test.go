@@ -51,7 +51,7 @@ func BenchmarkPVCBurst(b *testing.B) {
 
 func pvcBurst(b *testing.B, driver string, n int) {
 	testutil.RequireRoot(b)
-	provisioner, kcm := toolBinB(b, "csi-provisioner"), toolBinB(b, "kube-controller-manager")
+	provisioner, kcm := testutil.Tool(b, "csi-provisioner"), testutil.Tool(b, "kube-controller-manager")
 	cfg, c := testutil.APIServer(b)
 	cfg.QPS, cfg.Burst = 100, 200
 	kc := testutil.Kubeconfig(b, cfg)
@@ -84,7 +84,7 @@ func pvcBurst(b *testing.B, driver string, n int) {
 			Publisher: topocsi.NewDirPublisher(mount.New("")), MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName(name)}
 		run(func() error { return nodeplugin.Run(ctx, o) })
 		var node corev1.Node
-		waitFor(b, name+" capacity", func() bool {
+		testutil.Eventually(b, name+" capacity", func() bool {
 			return c.Get(ctx, client.ObjectKey{Name: name}, &node) == nil && node.Annotations[d.CapacityAnnotation("")] != ""
 		})
 		patch := client.MergeFrom(node.DeepCopy())
@@ -163,7 +163,7 @@ func pvcBurst(b *testing.B, driver string, n int) {
 	if err := c.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace("default")); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, "every PV and volume to go", func() bool {
+	testutil.Eventually(b, "every PV and volume to go", func() bool {
 		var pvs corev1.PersistentVolumeList
 		var lvs v1.LogicalVolumeList
 		return c.List(ctx, &pvs) == nil && len(pvs.Items) == 0 && c.List(ctx, &lvs) == nil && len(lvs.Items) == 0
@@ -198,17 +198,4 @@ func nodeDaemon(b *testing.B, driver, dir string, i int) func(ctx context.Contex
 	return func(ctx context.Context) (*daemon.Instance, error) {
 		return lvmd.Start(ctx, cfg, testr.NewWithInterface(b, testr.Options{}))
 	}
-}
-
-func toolBinB(b *testing.B, name string) string {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache/toposuite/tools/bin")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		b.Skipf("%s not built: run make tools-e2e", name)
-	}
-	return p
 }

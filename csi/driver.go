@@ -68,8 +68,11 @@ func (d Driver) CapacityAnnotation(class string) string {
 	if class == "" {
 		class = "00default"
 	}
-	return "capacity." + d.Name + "/" + class
+	return d.CapacityAnnotationPrefix() + class
 }
+
+// CapacityAnnotationPrefix starts every capacity annotation of the driver.
+func (d Driver) CapacityAnnotationPrefix() string { return "capacity." + d.Name + "/" }
 
 // ShortName is the driver name up to its first dot (topolvm, topols).
 func (d Driver) ShortName() string {

@@ -14,20 +14,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	"github.com/toposuite/toposuite/internal/testutil"
 	lvmconfig "github.com/toposuite/toposuite/lvmd/config"
 )
-
-func wantCode(t *testing.T, err error, want codes.Code, what string) {
-	t.Helper()
-	if status.Code(err) != want {
-		t.Errorf("%s: got %v, want %v", what, err, want)
-	}
-}
 
 // noLogicalVolumes fails when any LogicalVolume is left.
 func (p *plugins) noLogicalVolumes(t *testing.T) {
 	t.Helper()
-	waitFor(t, "no LogicalVolume left", func() bool {
+	testutil.Eventually(t, "no LogicalVolume left", func() bool {
 		var l v1.LogicalVolumeList
 		return p.c.List(context.Background(), &l) == nil && len(l.Items) == 0
 	})
@@ -35,7 +29,7 @@ func (p *plugins) noLogicalVolumes(t *testing.T) {
 
 func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 	p, env, vg := lvmRig(t)
-	c := ctx(t)
+	c := testutil.Context(t)
 	multi := mountCap("ext4")
 	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
 	for _, tc := range []struct {
@@ -57,7 +51,7 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 			Parameters: map[string]string{"topolvm.io/lvcreate-option-class": "raid9"}, AccessibilityRequirements: p.topology()}, codes.InvalidArgument},
 	} {
 		_, err := p.ctl.CreateVolume(c, tc.req)
-		wantCode(t, err, tc.code, tc.name)
+		testutil.WantCode(t, err, tc.code, tc.name)
 	}
 	target := p.target("bad")
 	for _, tc := range []struct {
@@ -74,7 +68,7 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 			VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "lots"}}, codes.InvalidArgument},
 	} {
 		_, err := p.node.NodePublishVolume(c, tc.req)
-		wantCode(t, err, tc.code, tc.name)
+		testutil.WantCode(t, err, tc.code, tc.name)
 	}
 	p.noLogicalVolumes(t)
 	if out := strings.TrimSpace(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg)); out != "" {
@@ -84,7 +78,7 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 
 func TestIntegrationNodeRefusalReachesTheProvisioner(t *testing.T) {
 	p, env, vg := lvmRig(t)
-	c := ctx(t)
+	c := testutil.Context(t)
 	// Two volumes that each fit the node's published capacity but not
 	// together: the controller lets both through; the node refuses one,
 	// whose ResourceExhausted reaches the caller (csi-provisioner then
@@ -117,7 +111,7 @@ func TestIntegrationNodeRefusalReachesTheProvisioner(t *testing.T) {
 		t.Fatalf("ok=%d exhausted=%d, want one of each", ok, exhausted)
 	}
 	var l v1.LogicalVolumeList
-	waitFor(t, "the refused LogicalVolume to go", func() bool { return p.c.List(c, &l) == nil && len(l.Items) == 1 })
+	testutil.Eventually(t, "the refused LogicalVolume to go", func() bool { return p.c.List(c, &l) == nil && len(l.Items) == 1 })
 	if n := len(strings.Fields(env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", vg))); n != 1 {
 		t.Errorf("%d LVs, want 1", n)
 	}
@@ -125,7 +119,7 @@ func TestIntegrationNodeRefusalReachesTheProvisioner(t *testing.T) {
 
 func TestIntegrationDaemonDownThenBack(t *testing.T) {
 	p, _, _, stopLVMD := lvmRigWith(t, true, lvmconfig.ActivationDevelopmentLoop)
-	c := ctx(t)
+	c := testutil.Context(t)
 	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-before", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 8 << 20}, AccessibilityRequirements: p.topology()})
 	if err != nil {
@@ -134,7 +128,7 @@ func TestIntegrationDaemonDownThenBack(t *testing.T) {
 	restart := stopLVMD()
 	// With lvmd gone, the node answers Unavailable: retry later.
 	_, err = p.node.NodePublishVolume(c, &csi.NodePublishVolumeRequest{VolumeId: vol.Volume.VolumeId, TargetPath: p.target("down"), VolumeCapability: mountCap("ext4")})
-	wantCode(t, err, codes.Unavailable, "publish while lvmd is down")
+	testutil.WantCode(t, err, codes.Unavailable, "publish while lvmd is down")
 	// A CreateVolume in flight completes once lvmd is back.
 	go func() { time.Sleep(time.Second); restart() }()
 	_, err = p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-during", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},

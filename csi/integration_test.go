@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr/testr"
@@ -92,7 +91,7 @@ func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Option
 	p.ctl = csi.NewControllerClient(dial(t, ctlSock))
 	p.node = csi.NewNodeClient(dial(t, nodeSock))
 	// Ready when the node has published its capacity.
-	waitFor(t, "capacity annotation", func() bool {
+	testutil.Eventually(t, "capacity annotation", func() bool {
 		var n corev1.Node
 		return c.Get(context.Background(), client.ObjectKey{Name: nodeName}, &n) == nil && n.Annotations[d.CapacityAnnotation("")] != ""
 	})
@@ -101,32 +100,13 @@ func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Option
 
 func dial(t testing.TB, sock string) *grpc.ClientConn {
 	t.Helper()
-	waitFor(t, "socket "+sock, func() bool { _, err := os.Stat(sock); return err == nil })
+	testutil.Eventually(t, "socket "+sock, func() bool { _, err := os.Stat(sock); return err == nil })
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-// waitFor polls cond for up to 20 s: for work that other components do
-// asynchronously; it bounds a wait and asserts no duration.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 400 {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return c
 }
 
 func mountCap(fs string) *csi.VolumeCapability {
@@ -152,7 +132,7 @@ func (p *plugins) target(name string) string {
 }
 
 func (p *plugins) lvGone(t testing.TB, id string) {
-	waitFor(t, "LogicalVolume "+id+" to go", func() bool {
+	testutil.Eventually(t, "LogicalVolume "+id+" to go", func() bool {
 		var lv v1.LogicalVolume
 		return client.IgnoreNotFound(p.c.Get(context.Background(), client.ObjectKey{Name: id}, &lv)) == nil &&
 			p.c.Get(context.Background(), client.ObjectKey{Name: id}, &lv) != nil
@@ -223,7 +203,7 @@ func lvmRigWith(t testing.TB, remote bool, activation string) (*plugins, *testut
 
 func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 	p, env, vg := lvmRig(t)
-	c := ctx(t)
+	c := testutil.Context(t)
 
 	// Filesystem volume: create, publish (mkfs.xfs + mount), write, stats, grow online, unpublish, delete.
 	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{
@@ -368,7 +348,7 @@ func btrfsRig(t testing.TB) (*plugins, string) {
 
 func TestIntegrationBtrfsVolumeLifecycle(t *testing.T) {
 	p, pool := btrfsRig(t)
-	c := ctx(t)
+	c := testutil.Context(t)
 
 	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: "pvc-ls", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 32 * mib}, AccessibilityRequirements: p.topology()})
@@ -440,5 +420,5 @@ func TestIntegrationBtrfsVolumeLifecycle(t *testing.T) {
 	for _, gone := range []string{restore.Volume.VolumeId, snap.Snapshot.SnapshotId, id} {
 		p.lvGone(t, gone)
 	}
-	waitFor(t, "subvolumes to go", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
+	testutil.Eventually(t, "subvolumes to go", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
 }

@@ -18,25 +18,6 @@ import (
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
-// toolBin returns a tool built by make tools-e2e, or skips/fails like the
-// other envtest-based tests.
-func toolBin(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache/toposuite/tools/bin")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
-			t.Fatalf("%s not built: %v", name, err)
-		}
-		t.Skipf("%s not built: run make tools-e2e", name)
-	}
-	return p
-}
-
 // TestIntegrationPVCThroughTheSidecars drives the LVM driver the way a
 // cluster does, with the real csi-provisioner v6.3.0 and csi-resizer v2.3.0
 // talking to the controller's socket and the real kube-controller-manager
@@ -65,7 +46,7 @@ func TestIntegrationPVCThroughTheSidecarsBtrfs(t *testing.T) {
 		_, err := os.Stat(filepath.Join(pool, handle))
 		return err == nil
 	}, nil)
-	waitFor(t, "the pool to be empty", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
+	testutil.Eventually(t, "the pool to be empty", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
 }
 
 // sidecars starts kube-controller-manager (PV binding and expansion),
@@ -74,8 +55,8 @@ func TestIntegrationPVCThroughTheSidecarsBtrfs(t *testing.T) {
 // StorageClass named "sc".
 func sidecars(t *testing.T, p *plugins, classKey, class, fstype string) {
 	t.Helper()
-	provisioner, resizer, kcm := toolBin(t, "csi-provisioner"), toolBin(t, "csi-resizer"), toolBin(t, "kube-controller-manager")
-	c := ctx(t)
+	provisioner, resizer, kcm := testutil.Tool(t, "csi-provisioner"), testutil.Tool(t, "csi-resizer"), testutil.Tool(t, "kube-controller-manager")
+	c := testutil.Context(t)
 	kc := testutil.Kubeconfig(t, p.cfg)
 
 	// What node-driver-registrar and the kubelet would write for the node.
@@ -122,7 +103,7 @@ func sidecars(t *testing.T, p *plugins, classKey, class, fstype string) {
 // for the PV and the LogicalVolume to go.
 func pvcLifecycle(t *testing.T, p *plugins, size, grown string, exists func(handle string) bool, sizeOf func(handle string) string) {
 	t.Helper()
-	c := ctx(t)
+	c := testutil.Context(t)
 	scName := "sc"
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "default"},
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &scName,
@@ -131,7 +112,7 @@ func pvcLifecycle(t *testing.T, p *plugins, size, grown string, exists func(hand
 		t.Fatal(err)
 	}
 	key := client.ObjectKeyFromObject(pvc)
-	waitFor(t, "the PVC to be Bound", func() bool {
+	testutil.Eventually(t, "the PVC to be Bound", func() bool {
 		return p.c.Get(c, key, pvc) == nil && pvc.Status.Phase == corev1.ClaimBound
 	})
 	var pv corev1.PersistentVolume
@@ -153,7 +134,7 @@ func pvcLifecycle(t *testing.T, p *plugins, size, grown string, exists func(hand
 		t.Fatal(err)
 	}
 	want := resource.MustParse(grown)
-	waitFor(t, "the PV to grow", func() bool {
+	testutil.Eventually(t, "the PV to grow", func() bool {
 		q := pv.Spec.Capacity[corev1.ResourceStorage]
 		return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) == nil && q.Cmp(want) >= 0
 	})
@@ -167,6 +148,6 @@ func pvcLifecycle(t *testing.T, p *plugins, size, grown string, exists func(hand
 	if err := p.c.Delete(c, pvc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the PV to go", func() bool { return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) != nil })
+	testutil.Eventually(t, "the PV to go", func() bool { return p.c.Get(c, client.ObjectKey{Name: pv.Name}, &pv) != nil })
 	p.lvGone(t, handle)
 }

@@ -26,7 +26,7 @@ import (
 // source. (LVM snapshots need device-mapper, which this machine lacks.)
 func TestIntegrationSnapshotAndRestoreThroughTheSidecars(t *testing.T) {
 	p, pool := btrfsRig(t)
-	snapshotter, controller := toolBin(t, "csi-snapshotter"), toolBin(t, "snapshot-controller")
+	snapshotter, controller := testutil.Tool(t, "csi-snapshotter"), testutil.Tool(t, "snapshot-controller")
 	crds := filepath.Join(filepath.Dir(filepath.Dir(snapshotter)), "crds", "snapshot")
 	if _, err := envtest.InstallCRDs(p.cfg, envtest.CRDInstallOptions{Paths: []string{crds}, ErrorIfPathMissing: true}); err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func TestIntegrationSnapshotAndRestoreThroughTheSidecars(t *testing.T) {
 	kc := testutil.Kubeconfig(t, p.cfg)
 	testutil.Process(t, controller, "-kubeconfig", kc, "-leader-election=false", "-feature-gates=CSIVolumeGroupSnapshot=false")
 	testutil.Process(t, snapshotter, "--csi-address", p.ctlSock, "--kubeconfig", kc, "--leader-election=false", "--timeout=60s")
-	c := ctx(t)
+	c := testutil.Context(t)
 
 	scName := "sc"
 	claim := func(name string, source *corev1.TypedLocalObjectReference) *corev1.PersistentVolumeClaim {
@@ -45,7 +45,7 @@ func TestIntegrationSnapshotAndRestoreThroughTheSidecars(t *testing.T) {
 		if err := p.c.Create(c, pvc); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "PVC "+name+" to be Bound", func() bool {
+		testutil.Eventually(t, "PVC "+name+" to be Bound", func() bool {
 			return p.c.Get(c, client.ObjectKeyFromObject(pvc), pvc) == nil && pvc.Status.Phase == corev1.ClaimBound
 		})
 		return pvc
@@ -77,7 +77,7 @@ func TestIntegrationSnapshotAndRestoreThroughTheSidecars(t *testing.T) {
 	if err := p.c.Create(c, snap); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the VolumeSnapshot to be ready", func() bool {
+	testutil.Eventually(t, "the VolumeSnapshot to be ready", func() bool {
 		ready, _, _ := unstructured.NestedBool(snap.Object, "status", "readyToUse")
 		return p.c.Get(c, client.ObjectKeyFromObject(snap), snap) == nil && ready
 	})
@@ -114,5 +114,5 @@ func TestIntegrationSnapshotAndRestoreThroughTheSidecars(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the pool to be empty", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
+	testutil.Eventually(t, "the pool to be empty", func() bool { e, _ := os.ReadDir(pool); return len(e) == 0 })
 }

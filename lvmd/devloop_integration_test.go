@@ -41,7 +41,7 @@ func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
 	r.stop()
 	r.cfg.Activation = config.ActivationDevelopmentLoop
 	r.start()
-	c := ctx(t)
+	c := testutil.Context(t)
 
 	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "dev1", SizeBytes: 64 * mib})
 	if err != nil {
@@ -87,16 +87,16 @@ func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
 	// A restarted lvmd finds the same device.
 	r.stop()
 	r.start()
-	got, err := r.client.GetVolume(ctx(t), &api.GetVolumeRequest{Name: "dev1"})
+	got, err := r.client.GetVolume(testutil.Context(t), &api.GetVolumeRequest{Name: "dev1"})
 	if err != nil || got.Volume.Path != dev {
 		t.Fatalf("after restart: %v, %v; want path %s", got, err, dev)
 	}
-	list, err := r.client.ListVolumes(ctx(t), &api.ListVolumesRequest{})
+	list, err := r.client.ListVolumes(testutil.Context(t), &api.ListVolumesRequest{})
 	if err != nil || len(list.Volumes) != 1 || list.Volumes[0].Path != dev {
 		t.Fatalf("list: %v, %v", list, err)
 	}
 
-	if _, err := r.client.RemoveVolume(ctx(t), &api.RemoveVolumeRequest{Name: "dev1"}); err != nil {
+	if _, err := r.client.RemoveVolume(testutil.Context(t), &api.RemoveVolumeRequest{Name: "dev1"}); err != nil {
 		t.Fatal(err)
 	}
 	if l := loopsOver(t, pv); len(l) != 0 {

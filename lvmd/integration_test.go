@@ -74,12 +74,6 @@ func (r *rig) start() {
 	})
 }
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 // lvNames lists the LVs of the VG straight from LVM.
 func (r *rig) lvNames() []string {
 	out := r.env.LVM(r.t, "lvs", "--noheadings", "-o", "lv_name", r.vg)
@@ -87,23 +81,16 @@ func (r *rig) lvNames() []string {
 }
 
 func (r *rig) available() int64 {
-	c, err := r.client.GetCapacity(ctx(r.t), &api.GetCapacityRequest{})
+	c, err := r.client.GetCapacity(testutil.Context(r.t), &api.GetCapacityRequest{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return c.Classes[0].AvailableBytes
 }
 
-func wantCode(t *testing.T, err error, code codes.Code, what string) {
-	t.Helper()
-	if status.Code(err) != code {
-		t.Errorf("%s: got %v, want %v", what, err, code)
-	}
-}
-
 func TestIntegrationVolumeLifecycle(t *testing.T) {
 	r := newRig(t, gib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	before := r.available()
 
 	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "pvc-a", SizeBytes: 10*mib + 1})
@@ -130,7 +117,7 @@ func TestIntegrationVolumeLifecycle(t *testing.T) {
 		t.Errorf("repeat create: %v, %v", again, err)
 	}
 	_, err = r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "pvc-a", SizeBytes: 40 * mib})
-	wantCode(t, err, codes.AlreadyExists, "create with another size")
+	testutil.WantCode(t, err, codes.AlreadyExists, "create with another size")
 
 	got, err := r.client.GetVolume(c, &api.GetVolumeRequest{Name: "pvc-a"})
 	if err != nil || got.Volume.SizeBytes != 12*mib || got.Volume.Health != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
@@ -145,12 +132,12 @@ func TestIntegrationVolumeLifecycle(t *testing.T) {
 		t.Errorf("available after resize = %d, want %d", got, before-32*mib)
 	}
 	_, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "pvc-a", SizeBytes: 8 * mib})
-	wantCode(t, err, codes.FailedPrecondition, "shrink")
+	testutil.WantCode(t, err, codes.FailedPrecondition, "shrink")
 	if _, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "pvc-a", SizeBytes: 32 * mib}); err != nil {
 		t.Errorf("resize to the same size: %v", err)
 	}
 	_, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "nothere", SizeBytes: 32 * mib})
-	wantCode(t, err, codes.NotFound, "resize missing")
+	testutil.WantCode(t, err, codes.NotFound, "resize missing")
 
 	// An LV made by hand is not lvmd's: not listed, not removable.
 	r.env.LVM(t, "lvcreate", "-y", "-n", "byhand", "-L", "8m", r.vg)
@@ -194,15 +181,15 @@ func waitAvailable(t *testing.T, r *rig, want int64) {
 
 func TestIntegrationResourceExhausted(t *testing.T) {
 	r := newRig(t, 256*mib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	avail := r.available()
 	_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "toobig", SizeBytes: avail + 1})
-	wantCode(t, err, codes.ResourceExhausted, "create over capacity")
+	testutil.WantCode(t, err, codes.ResourceExhausted, "create over capacity")
 	if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "fits", SizeBytes: avail}); err != nil {
 		t.Fatalf("create of exactly the available size: %v", err)
 	}
 	_, err = r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "more", SizeBytes: 4 * mib})
-	wantCode(t, err, codes.ResourceExhausted, "create in a full VG")
+	testutil.WantCode(t, err, codes.ResourceExhausted, "create in a full VG")
 	// A retry of the create that filled the VG still succeeds (idempotency beats the capacity check).
 	if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "fits", SizeBytes: avail}); err != nil {
 		t.Errorf("retry of a successful create in a full VG: %v", err)
@@ -222,13 +209,13 @@ func TestIntegrationSpare(t *testing.T) {
 	if got := r.available(); got != vgFree-100*mib {
 		t.Errorf("available = %d, want VG free minus spare = %d", got, vgFree-100*mib)
 	}
-	_, err := r.client.CreateVolume(ctx(t), &api.CreateVolumeRequest{Name: "a", SizeBytes: 160 * mib})
-	wantCode(t, err, codes.ResourceExhausted, "create into the spare")
+	_, err := r.client.CreateVolume(testutil.Context(t), &api.CreateVolumeRequest{Name: "a", SizeBytes: 160 * mib})
+	testutil.WantCode(t, err, codes.ResourceExhausted, "create into the spare")
 }
 
 func TestIntegrationConcurrentCreates(t *testing.T) {
 	r := newRig(t, gib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	avail := r.available()
 	size := 40 * mib
 	n := int(avail / size)
@@ -288,7 +275,7 @@ func TestIntegrationConcurrentCreates(t *testing.T) {
 
 func TestIntegrationRestartKnowsEverything(t *testing.T) {
 	r := newRig(t, gib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	for i := range 3 {
 		if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: fmt.Sprintf("r%d", i), SizeBytes: int64(i+1) * 8 * mib}); err != nil {
 			t.Fatal(err)
@@ -300,18 +287,18 @@ func TestIntegrationRestartKnowsEverything(t *testing.T) {
 	if got := r.available(); got != avail {
 		t.Errorf("available after restart = %d, want %d", got, avail)
 	}
-	list, err := r.client.ListVolumes(ctx(t), &api.ListVolumesRequest{DeviceClass: "ssd"})
+	list, err := r.client.ListVolumes(testutil.Context(t), &api.ListVolumesRequest{DeviceClass: "ssd"})
 	if err != nil || len(list.Volumes) != 3 {
 		t.Fatalf("list after restart: %v, %v", list, err)
 	}
-	if _, err := r.client.CreateVolume(ctx(t), &api.CreateVolumeRequest{Name: "r1", SizeBytes: 16 * mib}); err != nil {
+	if _, err := r.client.CreateVolume(testutil.Context(t), &api.CreateVolumeRequest{Name: "r1", SizeBytes: 16 * mib}); err != nil {
 		t.Errorf("idempotent create after restart: %v", err)
 	}
 }
 
 func TestIntegrationWatchSeesOutsideChanges(t *testing.T) {
 	r := newRig(t, 256*mib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	stream, err := r.client.Watch(c, &api.WatchRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +346,7 @@ func TestIntegrationWatchSeesOutsideChanges(t *testing.T) {
 
 func TestIntegrationBadInputCreatesNothing(t *testing.T) {
 	r := newRig(t, 256*mib)
-	c := ctx(t)
+	c := testutil.Context(t)
 	long := strings.Repeat("a", 65)
 	cases := []struct {
 		name string
@@ -385,28 +372,28 @@ func TestIntegrationBadInputCreatesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := r.client.CreateVolume(c, tc.req)
-		wantCode(t, err, tc.code, tc.name)
+		testutil.WantCode(t, err, tc.code, tc.name)
 	}
 	// RAID cannot run without device-mapper: a clear FailedPrecondition, nothing left.
 	if !testutil.DeviceMapper() {
 		_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "raid", SizeBytes: 8 * mib, OptionsClass: "mirror"})
-		wantCode(t, err, codes.FailedPrecondition, "raid1 without device-mapper")
+		testutil.WantCode(t, err, codes.FailedPrecondition, "raid1 without device-mapper")
 		_, err = r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "origin", SizeBytes: 8 * mib})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "snap", SourceName: "origin", SizeBytes: 8 * mib, ReadOnly: true})
-		wantCode(t, err, codes.FailedPrecondition, "thick snapshot without device-mapper")
+		testutil.WantCode(t, err, codes.FailedPrecondition, "thick snapshot without device-mapper")
 		if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "origin"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, bad := range []string{"a/b", "-a", ".."} {
 		_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: bad})
-		wantCode(t, err, codes.InvalidArgument, "remove "+bad)
+		testutil.WantCode(t, err, codes.InvalidArgument, "remove "+bad)
 	}
 	_, err := r.client.CreateSnapshot(c, &api.CreateSnapshotRequest{Name: "s", SourceName: "missing", SizeBytes: mib})
-	wantCode(t, err, codes.NotFound, "snapshot of a missing volume")
+	testutil.WantCode(t, err, codes.NotFound, "snapshot of a missing volume")
 	if names := r.lvNames(); len(names) != 0 {
 		t.Errorf("bad requests left LVs behind: %v", names)
 	}
@@ -416,7 +403,7 @@ func TestIntegrationConfigPointingAtMissingVG(t *testing.T) {
 	r := newRig(t, 256*mib)
 	cfg := *r.cfg
 	cfg.DeviceClasses = []config.DeviceClass{{Name: "x", VolumeGroup: "no-such-vg", Default: true, Type: config.TypeThick}}
-	_, err := lvmd.Start(ctx(t), &cfg, logr.Discard())
+	_, err := lvmd.Start(testutil.Context(t), &cfg, logr.Discard())
 	if err == nil || !strings.Contains(err.Error(), `volume group "no-such-vg" does not exist`) {
 		t.Errorf("err = %v, want a clear missing VG error", err)
 	}

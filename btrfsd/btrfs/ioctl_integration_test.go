@@ -4,13 +4,13 @@ package btrfs_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/toposuite/toposuite/btrfsd/btrfs"
 	"github.com/toposuite/toposuite/internal/testutil"
@@ -103,25 +103,11 @@ func TestIntegrationSubvolumeWithLimit(t *testing.T) {
 		if err := btrfs.Sync(mnt); err != nil {
 			t.Fatal(err)
 		}
-		if !eventually(func() bool {
+		testutil.Eventually(t, fmt.Sprintf("qgroup 0/%d of %s to go after delete", id, n), func() bool {
 			_, err := btrfs.QgroupOf(btrfs.SysfsRoot, fsid, id)
 			return errors.Is(err, fs.ErrNotExist)
-		}) {
-			t.Errorf("qgroup 0/%d of %s left after delete", id, n)
-		}
+		})
 	}
-}
-
-// eventually polls cond for up to 10 s: for kernel work that completes
-// asynchronously (this bounds a wait; it asserts no duration).
-func eventually(cond func() bool) bool {
-	for range 200 {
-		if cond() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
 }
 
 func TestIntegrationQuotaDisabledAndNotBtrfs(t *testing.T) {

@@ -138,8 +138,7 @@ func (p *CapacityPublisher) publish(ctx context.Context, msg *api.CapacityRespon
 // longer has are removed. It reports whether anything changed.
 func applyAnnotations(node *corev1.Node, d csi.Driver, want map[string]string) bool {
 	changed := false
-	prefix := d.CapacityAnnotation("x")
-	prefix = prefix[:len(prefix)-1]
+	prefix := d.CapacityAnnotationPrefix()
 	for k := range node.Annotations {
 		if _, keep := want[k]; !keep && strings.HasPrefix(k, prefix) {
 			delete(node.Annotations, k)

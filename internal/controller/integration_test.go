@@ -21,17 +21,6 @@ import (
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 400 {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 	cfg, c := testutil.APIServer(t)
 	d := csi.LVMDriver("topolvm.io")
@@ -60,7 +49,7 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "node finalizer", func() bool {
+	testutil.Eventually(t, "node finalizer", func() bool {
 		var n corev1.Node
 		return c.Get(bg, client.ObjectKey{Name: "n1"}, &n) == nil && len(n.Finalizers) == 1
 	})
@@ -94,7 +83,7 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 
 	// A LogicalVolume nothing refers to goes after its grace period; one with a PV stays.
 	mkLV("pvc-leaked", "n2")
-	waitFor(t, "leaked LogicalVolume to be deleted", func() bool {
+	testutil.Eventually(t, "leaked LogicalVolume to be deleted", func() bool {
 		var lv v1.LogicalVolume
 		err := c.Get(bg, client.ObjectKey{Name: "pvc-leaked"}, &lv)
 		return err == nil && !lv.DeletionTimestamp.IsZero()
@@ -108,8 +97,8 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 	if err := c.Delete(bg, node); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node to go", func() bool { return c.Get(bg, client.ObjectKey{Name: "n1"}, &corev1.Node{}) != nil })
-	waitFor(t, "its LogicalVolume to go", func() bool { return c.Get(bg, client.ObjectKey{Name: "pvc-bound"}, &v1.LogicalVolume{}) != nil })
+	testutil.Eventually(t, "node to go", func() bool { return c.Get(bg, client.ObjectKey{Name: "n1"}, &corev1.Node{}) != nil })
+	testutil.Eventually(t, "its LogicalVolume to go", func() bool { return c.Get(bg, client.ObjectKey{Name: "pvc-bound"}, &v1.LogicalVolume{}) != nil })
 	var got corev1.PersistentVolumeClaim
 	if err := c.Get(bg, client.ObjectKey{Namespace: ns, Name: "data"}, &got); err == nil && got.DeletionTimestamp.IsZero() {
 		t.Error("the PVC bound to the deleted node was not deleted")

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -33,20 +32,8 @@ var quietLibraries sync.Once
 // make test does), where it fails.
 func APIServer(t testing.TB) (*rest.Config, client.Client) {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			if _, err := os.Stat(filepath.Join(home, ".cache/toposuite/tools/bin/kube-apiserver")); err == nil {
-				assets = filepath.Join(home, ".cache/toposuite/tools/bin")
-			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); assets == "" || err != nil {
-		if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
-			t.Fatalf("kube-apiserver and etcd not found in KUBEBUILDER_ASSETS=%q: run make tools-e2e", assets)
-		}
-		t.Skip("kube-apiserver and etcd not built: run make tools-e2e (or make test)")
-	}
+	assets := filepath.Dir(Tool(t, "kube-apiserver"))
+	Tool(t, "etcd")
 	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) }) // envtest logs through the global logger
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
