@@ -16,18 +16,7 @@ import (
 // with its reason in the caller.
 func runSanity(t *testing.T, p *plugins, params string, skip []string) {
 	t.Helper()
-	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "csi-sanity")
-	if _, err := os.Stat(bin); err != nil {
-		if home, herr := os.UserHomeDir(); herr == nil {
-			bin = filepath.Join(home, ".cache/toposuite/tools/bin/csi-sanity")
-		}
-	}
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
-			t.Fatalf("csi-sanity not built: %v", err)
-		}
-		t.Skip("csi-sanity not built: run make tools-e2e")
-	}
+	bin := testutil.Tool(t, "csi-sanity")
 	dir := filepath.Join(p.kubeletDir, "sanity")
 	paramFile := filepath.Join(dir, "params.yaml")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
