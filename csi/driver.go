@@ -72,7 +72,23 @@ func (d Driver) CapacityAnnotation(class string) string {
 }
 
 // CapacityAnnotationPrefix starts every capacity annotation of the driver.
+// The same keys on a Pod (set by the pod webhook) hold the bytes the pod
+// still needs of each class, for the scheduler extender.
 func (d Driver) CapacityAnnotationPrefix() string { return "capacity." + d.Name + "/" }
+
+// CapacityRevisionAnnotation is the Node annotation that numbers the node's
+// capacity annotations: it grows with every write, and a LogicalVolume's
+// status.capacityRevision names the first revision that counts the volume.
+// Until the Node shows that revision, the scheduler extender subtracts the
+// volume itself, so a burst never sees free space that is already taken.
+func (d Driver) CapacityRevisionAnnotation() string { return d.Name + "/capacity-revision" }
+
+// CapacityResource is the extended resource the pod webhook adds (quantity
+// 1) to a pod that needs capacity of the driver: kube-scheduler sends only
+// such pods to the extender (managedResources) and ignores the resource
+// itself (ignoredByScheduler); the kubelet drops extended resources no
+// node advertises.
+func (d Driver) CapacityResource() string { return d.Name + "/capacity" }
 
 // ShortName is the driver name up to its first dot (topolvm, topols).
 func (d Driver) ShortName() string {
