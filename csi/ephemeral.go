@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/apimachinery/pkg/api/resource"
 	mount "k8s.io/mount-utils"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
@@ -47,4 +49,30 @@ func mountPoints(v *api.Volume, mounts []mount.MountInfo) []string {
 		}
 	}
 	return out
+}
+
+// EphemeralSize is the size of the volume NodePublishVolume makes for an
+// inline ephemeral volume with these volume attributes and filesystem
+// ("" for block): the size attribute (a quantity, default DefaultSize)
+// raised to the filesystem's minimum and rounded like CreateVolume rounds.
+// The pod webhook counts the same bytes. Errors are InvalidArgument (the
+// size is not a positive quantity) or OutOfRange.
+func (d Driver) EphemeralSize(attrs map[string]string, fsType string) (int64, error) {
+	size := d.DefaultSize
+	if s := attrs[ParamSize]; s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil || q.Sign() <= 0 {
+			return 0, invalid("ephemeral volume size %q is not a positive quantity", s)
+		}
+		size = q.Value()
+	}
+	return d.VolumeBytes(size, 0, fsType)
+}
+
+// VolumeBytes is the size of the volume CreateVolume makes for a capacity
+// range (required and limit bytes, 0 when unset: a PVC's storage request
+// and limit, as csi-provisioner passes them) and filesystem ("" for
+// block), so that the pod webhook counts what the node will really take.
+func (d Driver) VolumeBytes(required, limit int64, fsType string) (int64, error) {
+	return d.volumeSize(&csi.CapacityRange{RequiredBytes: required, LimitBytes: limit}, fsType)
 }

@@ -1,12 +1,16 @@
 // Package controllerplugin runs topolvm-controller for one driver: the CSI
 // Identity and Controller services over the LogicalVolume store, with the
-// clean-up controllers, in one controller-runtime manager.
+// clean-up controllers and the pod mutating webhook, in one
+// controller-runtime manager.
 package controllerplugin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,10 +22,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/toposuite/toposuite/csi"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/internal/webhook"
 )
 
 // Options configure the controller plugin.
@@ -34,9 +40,16 @@ type Options struct {
 	LeaderElectionNamespace       string
 	// LeakGrace is how old a LogicalVolume without a PersistentVolume
 	// must be before it is collected; zero disables the collector.
-	LeakGrace  time.Duration
-	RestConfig *rest.Config
-	Log        logr.Logger
+	LeakGrace time.Duration
+	// WebhookAddress is where the pod mutating webhook serves HTTPS
+	// (host:port, path webhook.PodMutatePath) on every replica; ""
+	// disables it.
+	WebhookAddress string
+	// WebhookCertDir holds the webhook's tls.crt and tls.key, reloaded
+	// when they change (a renewed Secret).
+	WebhookCertDir string
+	RestConfig     *rest.Config
+	Log            logr.Logger
 }
 
 // Run runs the controller plugin until ctx ends.
@@ -46,6 +59,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	d := o.Driver
+	hooks, err := webhookServer(o.WebhookAddress, o.WebhookCertDir)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(o.RestConfig, ctrl.Options{
 		Scheme: scheme,
 		Logger: o.Log,
@@ -57,6 +74,7 @@ func Run(ctx context.Context, o Options) error {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        d.ShortName() + "-controller." + d.Name,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		WebhookServer:           hooks,
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -73,6 +91,16 @@ func Run(ctx context.Context, o Options) error {
 	if o.LeakGrace > 0 {
 		gc := &controller.LeakCollector{Client: mgr.GetClient(), Driver: d, Grace: o.LeakGrace, Log: o.Log.WithName("leak-collector")}
 		if err := gc.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if hooks != nil {
+		pods := &webhook.PodMutator{Driver: d, Log: o.Log.WithName("pod-webhook")}
+		if err := pods.SetupWithManager(mgr); err != nil {
+			return err
+		}
+		// The Service sends admission requests to ready replicas only.
+		if err := mgr.AddReadyzCheck("webhook", hooks.StartedChecker()); err != nil {
 			return err
 		}
 	}
@@ -103,3 +131,27 @@ type everyReplica func(ctx context.Context) error
 
 func (r everyReplica) Start(ctx context.Context) error { return r(ctx) }
 func (r everyReplica) NeedLeaderElection() bool        { return false }
+
+// webhookServer returns the webhook server for an address, nil for "".
+func webhookServer(address, certDir string) (crwebhook.Server, error) {
+	if address == "" {
+		return nil, nil
+	}
+	host, p, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, fmt.Errorf("webhook address %q: %w", address, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("webhook address %q: bad port", address)
+	}
+	if certDir == "" {
+		return nil, fmt.Errorf("the webhook at %s needs a certificate directory", address)
+	}
+	return crwebhook.NewServer(crwebhook.Options{
+		Host: host, Port: port, CertDir: certDir,
+		// HTTP/1.1 only: HTTP/2 brings stream-reset attacks
+		// (CVE-2023-44487) and nothing an admission call needs.
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}), nil
+}

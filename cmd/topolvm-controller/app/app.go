@@ -24,6 +24,8 @@ type Options struct {
 	LeaderElection   bool
 	LeaderElectionNS string
 	LeakGrace        time.Duration
+	WebhookAddress   string
+	WebhookCertDir   string
 	Kube             cli.KubeFlags
 	Log              cli.LogFlags
 }
@@ -36,7 +38,13 @@ func NewCommand() *cobra.Command {
 CreateVolume into a LogicalVolume object for the chosen node and waits for the
 node's answer (woken by the API server's events, never by polling); it also
 serves GetCapacity from the capacity nodes publish, snapshots and expansion.
---driver-name topols.io makes the same binary serve TopoLS.`)
+--driver-name topols.io makes the same binary serve TopoLS.
+
+With --webhook-address it also serves the pod mutating webhook (HTTPS, path
+/pod/mutate): pods that still need capacity of the driver get the bytes per
+device class in annotations capacity.<driver>/<class> and one unit of the
+extended resource <driver>/capacity, which sends them to the scheduler
+extender.`)
 	o.Log.Register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.DriverName, "driver-name", "topolvm.io", "CSI driver name")
@@ -47,6 +55,8 @@ serves GetCapacity from the capacity nodes publish, snapshots and expansion.
 	f.BoolVar(&o.LeaderElection, "leader-election", true, "elect a leader among replicas for the clean-up controllers (the CSI service runs on every replica)")
 	f.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	f.DurationVar(&o.LeakGrace, "leak-grace", 10*time.Minute, "delete LogicalVolumes no PersistentVolume refers to after this long (0 disables)")
+	f.StringVar(&o.WebhookAddress, "webhook-address", "", "host:port of the pod mutating webhook's HTTPS server, e.g. :9443 (empty disables the webhook)")
+	f.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "/etc/toposuite/webhook", "directory of the webhook's serving certificate and key (tls.crt, tls.key), reloaded when they change")
 	o.Kube.Register(f)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cli.ContextOrBackground(cmd), cmd) }
 	return cmd
@@ -86,6 +96,7 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	}
 	return controllerplugin.Run(ctx, controllerplugin.Options{
 		Driver: d, CSISocket: o.CSISocket, MetricsAddress: o.MetricsAddress, HealthAddress: o.HealthAddress,
-		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, LeakGrace: o.LeakGrace, RestConfig: rc, Log: log,
+		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, LeakGrace: o.LeakGrace,
+		WebhookAddress: o.WebhookAddress, WebhookCertDir: o.WebhookCertDir, RestConfig: rc, Log: log,
 	})
 }
