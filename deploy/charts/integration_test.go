@@ -5,6 +5,8 @@ package charts_test
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -75,5 +77,51 @@ func TestIntegrationChartsInstallSideBySide(t *testing.T) {
 	var gone storagev1.CSIDriver
 	if err := c.Get(ctx, types.NamespacedName{Name: "topols.io"}, &gone); err == nil {
 		t.Error("CSIDriver topols.io is still there after helm uninstall topols")
+	}
+}
+
+// The helm-made webhook certificate survives upgrades: the chart looks up
+// its Secret instead of making a new CA at every release, and the
+// MutatingWebhookConfiguration's caBundle stays the Secret's CA.
+func TestIntegrationChartsWebhookCertificateKeptOnUpgrade(t *testing.T) {
+	cfg, c := testutil.APIServer(t)
+	kc := testutil.Kubeconfig(t, cfg)
+	ctx := t.Context()
+	ns := "topolvm-system"
+	state := func() (map[string][]byte, []byte) {
+		t.Helper()
+		var s corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "topolvm-webhook-cert"}, &s); err != nil {
+			t.Fatal(err)
+		}
+		var conf admissionregistrationv1.MutatingWebhookConfiguration
+		if err := c.Get(ctx, types.NamespacedName{Name: "pod-capacity.topolvm.io"}, &conf); err != nil {
+			t.Fatal(err)
+		}
+		return s.Data, conf.Webhooks[0].ClientConfig.CABundle
+	}
+	if out, err := helm(t, "install", "topolvm", "topolvm", "--namespace", ns, "--create-namespace", "--kubeconfig", kc,
+		"--set", "webhook.enabled=true"); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	data, caBundle := state()
+	checkServingCert(t, data, "topolvm-webhook."+ns+".svc")
+	if string(caBundle) != string(data["ca.crt"]) {
+		t.Error("caBundle is not the Secret's CA")
+	}
+	if out, err := helm(t, "upgrade", "topolvm", "topolvm", "--namespace", ns, "--kubeconfig", kc,
+		"--set", "webhook.enabled=true", "--set", "webhook.timeoutSeconds=3"); err != nil {
+		t.Fatalf("helm upgrade: %v\n%s", err, out)
+	}
+	after, afterCA := state()
+	if diff := cmp.Diff(data, after); diff != "" {
+		t.Errorf("the certificate changed on upgrade (-before +after):\n%s", diff)
+	}
+	if string(afterCA) != string(caBundle) {
+		t.Error("the caBundle changed on upgrade")
+	}
+	var conf admissionregistrationv1.MutatingWebhookConfiguration
+	if err := c.Get(ctx, types.NamespacedName{Name: "pod-capacity.topolvm.io"}, &conf); err != nil || *conf.Webhooks[0].TimeoutSeconds != 3 {
+		t.Errorf("the upgrade did not reach the webhook configuration: %v", err)
 	}
 }

@@ -35,9 +35,11 @@ func TestChartsLint(t *testing.T) {
 		chart string
 		set   []string
 	}{
-		"topolvm-daemonset-sidecar": {"topolvm", []string{"lvmd.mode=daemonset", "node.registration=sidecar", "lvmd.prepare.enabled=true"}},
-		"topolvm-external":          {"topolvm", []string{"lvmd.mode=external", "controller.snapshotter.enabled=false"}},
-		"topols-prepare":            {"topols", []string{"btrfsd.prepare.enabled=true", "node.registration=sidecar"}},
+		"topolvm-daemonset-sidecar":  {"topolvm", []string{"lvmd.mode=daemonset", "node.registration=sidecar", "lvmd.prepare.enabled=true"}},
+		"topolvm-external":           {"topolvm", []string{"lvmd.mode=external", "controller.snapshotter.enabled=false"}},
+		"topols-prepare":             {"topols", []string{"btrfsd.prepare.enabled=true", "node.registration=sidecar"}},
+		"topolvm-webhook":            {"topolvm", []string{"webhook.enabled=true"}},
+		"topols-webhook-certmanager": {"topols", []string{"webhook.enabled=true", "webhook.certManager.enabled=true"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -62,7 +64,7 @@ func TestChartsSharedFilesIdentical(t *testing.T) {
 		{"topolvm/crds/topolvm.io_logicalvolumes.yaml", "topols/crds/topolvm.io_logicalvolumes.yaml"},
 		{"topolvm/.helmignore", "topols/.helmignore", "lvmd/.helmignore", "topolvm-scheduler/.helmignore"},
 	}
-	for _, f := range []string{"controller.yaml", "controller-rbac.yaml", "node.yaml", "node-rbac.yaml", "csidriver.yaml", "storageclasses.yaml", "metrics.yaml"} {
+	for _, f := range []string{"controller.yaml", "controller-rbac.yaml", "node.yaml", "node-rbac.yaml", "csidriver.yaml", "storageclasses.yaml", "metrics.yaml", "webhook.yaml"} {
 		groups = append(groups, []string{"topolvm/templates/" + f, "topols/templates/" + f})
 	}
 	for _, g := range groups {
@@ -117,7 +119,7 @@ func TestChartsSchemasAgree(t *testing.T) {
 	lvm, ls, lvmd := load("topolvm"), load("topols"), load("lvmd")
 	props := func(m map[string]any) map[string]any { return m["properties"].(map[string]any) }
 	defs := func(m map[string]any) map[string]any { return m["definitions"].(map[string]any) }
-	for _, key := range []string{"driverName", "imagePullPolicy", "imagePullSecrets", "logFormat", "logLevel", "controller", "node", "csiDriver", "metrics"} {
+	for _, key := range []string{"driverName", "imagePullPolicy", "imagePullSecrets", "logFormat", "logLevel", "controller", "node", "csiDriver", "metrics", "webhook"} {
 		if diff := cmp.Diff(props(lvm)[key], props(ls)[key]); diff != "" {
 			t.Errorf("schema of %s differs between topolvm and topols:\n%s", key, diff)
 		}
@@ -142,21 +144,27 @@ func TestChartsSchemasAgree(t *testing.T) {
 	}
 }
 
-// Both drivers (and lvmd and the scheduler) installed side by side, each in
-// its own namespace: no two objects of the same kind share a name where
-// they would meet (cluster scope, or one namespace), and the CRD comes once
-// from Helm's crds/ directory, identical in both driver charts.
+// Both drivers (with their pod webhooks), lvmd and the scheduler installed
+// side by side, each in its own namespace: no two objects of the same kind
+// share a name where they would meet (cluster scope, or one namespace), and
+// the CRD comes once from Helm's crds/ directory, identical in both driver
+// charts.
 func TestChartsSideBySide(t *testing.T) {
-	type install struct{ chart, release, namespace string }
+	type install struct {
+		chart, release, namespace string
+		values                    map[string]any
+	}
+	// The driver charts with their pod webhooks on, as with the extender.
+	webhook := map[string]any{"webhook": map[string]any{"enabled": true}}
 	installs := []install{
-		{"topolvm", "topolvm", "topolvm-system"},
-		{"topols", "topols", "topols-system"},
-		{"lvmd", "lvmd", "lvmd-system"},
-		{"topolvm-scheduler", "topolvm-scheduler", "topolvm-system"},
+		{"topolvm", "topolvm", "topolvm-system", webhook},
+		{"topols", "topols", "topols-system", webhook},
+		{"lvmd", "lvmd", "lvmd-system", nil},
+		{"topolvm-scheduler", "topolvm-scheduler", "topolvm-system", nil},
 	}
 	seen := map[string]string{}
 	for _, in := range installs {
-		r := render(t, in.chart, in.release, in.namespace, nil)
+		r := render(t, in.chart, in.release, in.namespace, in.values)
 		for _, o := range r.objs {
 			key := o.GetKind() + " " + o.GetName()
 			if !clusterScoped[o.GetKind()] {

@@ -544,7 +544,7 @@ func checkRBAC(t *testing.T, r *rendered, driver string, roles ...string) {
 // clusterScoped are the kinds the charts render without a namespace.
 var clusterScoped = map[string]bool{
 	"ClusterRole": true, "ClusterRoleBinding": true, "CSIDriver": true, "StorageClass": true,
-	"PriorityClass": true, "CustomResourceDefinition": true,
+	"PriorityClass": true, "CustomResourceDefinition": true, "MutatingWebhookConfiguration": true,
 }
 
 // checkNamespaces checks that namespaced objects carry the release
