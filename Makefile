@@ -37,6 +37,7 @@ INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_tes
 
 include e2e/tools/tools.mk
 include e2e/images/images.mk
+include e2e/cluster/cluster.mk
 INTEGRATION_TIMEOUT ?= 30m
 
 ##@ Main

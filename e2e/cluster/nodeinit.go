@@ -39,8 +39,7 @@ func RunNodeInitIfAsked() {
 // namespaces. It waits until the host has plugged the node's network (a
 // byte on fd 3), makes the node's private filesystem view, network and
 // volume group, runs containerd and the kubelet (restarting them if they
-// die), reaps orphans, and on SIGTERM stops the kubelet and kills every
-// process of the node.
+// die), reaps orphans, and on SIGTERM kills every process of the node.
 func NodeInit(cfgFile string) error {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	b, err := os.ReadFile(cfgFile)
@@ -199,16 +198,10 @@ func supervise(cfg *nodeConfig) error {
 	kubelet := start("kubelet", cfg.Kubelet)
 	for sig := range sigs {
 		if sig != syscall.SIGCHLD {
+			// The node is being torn down: nothing to save, so no grace.
+			// Killing every other process of the PID namespace takes the
+			// kubelet, containerd, the shims and the containers.
 			log.Printf("%v: stopping the node", sig)
-			_ = syscall.Kill(kubelet, syscall.SIGTERM)
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-				if syscall.Kill(kubelet, 0) != nil {
-					break
-				}
-				reap()
-				time.Sleep(50 * time.Millisecond)
-			}
-			// Every other process of the node: containerd, shims, containers.
 			_ = syscall.Kill(-1, syscall.SIGKILL)
 			reap()
 			return nil

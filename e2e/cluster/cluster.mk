@@ -1,0 +1,55 @@
+# The local cluster (e2e/cluster): a real Kubernetes cluster on this machine
+# with three kubelet nodes, TopoLVM and TopoLS installed with their charts.
+# See e2e/README.md and docs/demo.md.
+# Include from the main Makefile:   include e2e/cluster/cluster.mk
+#
+# CLUSTER_DIR   lab directory (default: $TOPOSUITE_CLUSTER_DIR, else /var/tmp/toposuite-cluster)
+# CLUSTER_NODES number of kubelet nodes (default 3)
+
+CLUSTER_SRC      := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+CLUSTER_BIN      := $(CURDIR)/bin/toposuite-cluster
+CLUSTER_DIR      ?= $(or $(TOPOSUITE_CLUSTER_DIR),/var/tmp/toposuite-cluster)
+CLUSTER_NODES    ?= 3
+E2E_TIMEOUT      ?= 30m
+# Debian packages the nodes need, and a command proving each (same order).
+CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables lvm2 btrfs-progs
+CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables lvm mkfs.btrfs
+CLUSTER_FLAGS     = --dir '$(CLUSTER_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)'
+
+##@ Local cluster
+
+.PHONY: cluster-deps
+cluster-deps: ## Install containerd, runc, the CNI plugins and iptables from Debian when missing (as root).
+	@missing=""; pkgs=($(CLUSTER_PACKAGES)); cmds=($(CLUSTER_COMMANDS)); \
+	for i in $${!cmds[@]}; do c=$${cmds[$$i]}; \
+	  if [ "$${c:0:1}" = / ]; then [ -e "$$c" ] || missing="$$missing $${pkgs[$$i]}"; \
+	  else PATH=$$PATH:/sbin:/usr/sbin command -v $$c >/dev/null 2>&1 || missing="$$missing $${pkgs[$$i]}"; fi; done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">> installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "not root: install$$missing yourself"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+.PHONY: cluster-build
+cluster-build: ## Build the cluster command into bin/toposuite-cluster.
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -o '$(CLUSTER_BIN)' ./$(CLUSTER_SRC)/cmd/toposuite-cluster
+
+.PHONY: demo
+demo: deps cluster-deps tools-e2e images cluster-build ## From scratch: build what is missing, start the cluster, install both drivers, write to a PVC on each; leaves it up.
+	@echo ">> demo: cluster in $(CLUSTER_DIR), $(CLUSTER_NODES) nodes"
+	'$(CLUSTER_BIN)' demo $(CLUSTER_FLAGS) --nodes $(CLUSTER_NODES)
+
+.PHONY: demo-down
+demo-down: cluster-build ## Tear the demo cluster down (also after a failed or killed run).
+	'$(CLUSTER_BIN)' down $(CLUSTER_FLAGS)
+
+.PHONY: cluster-up
+cluster-up: deps cluster-deps tools-e2e images cluster-build ## Start the cluster with both drivers, without the demo's PVCs (make demo-down removes it).
+	'$(CLUSTER_BIN)' up $(CLUSTER_FLAGS) --nodes $(CLUSTER_NODES)
+
+.PHONY: test-e2e
+test-e2e: deps cluster-deps tools-e2e images ## End-to-end tests on a fresh local cluster, torn down afterwards (root).
+	@echo ">> end-to-end tests (a local cluster with $(CLUSTER_NODES) kubelet nodes)"
+	TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
+	  $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./$(CLUSTER_SRC)/

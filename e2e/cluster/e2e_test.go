@@ -1,0 +1,128 @@
+//go:build e2e
+
+package cluster
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The node inits are this test binary, started again as PID 1 of each node.
+func TestMain(m *testing.M) {
+	RunNodeInitIfAsked()
+	os.Exit(m.Run())
+}
+
+// upForTest starts a cluster in its own lab directory and tears it down
+// at cleanup. Without root or the tools it skips, or fails under make
+// (TOPOSUITE_REQUIRE_ENVTEST).
+func upForTest(t *testing.T) *Cluster {
+	t.Helper()
+	o := Options{Dir: os.Getenv("TOPOSUITE_E2E_DIR"), Out: testWriter{t}}
+	if o.Dir == "" {
+		o.Dir = "/var/tmp/toposuite-e2e"
+	}
+	if n, err := strconv.Atoi(os.Getenv("TOPOSUITE_E2E_NODES")); err == nil {
+		o.Nodes = n
+	}
+	skip := t.Skipf
+	if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
+		skip = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		skip("the local cluster needs root")
+	}
+	probe := o
+	if err := probe.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.checkTools(); err != nil {
+		skip("%v", err)
+	}
+	t0 := time.Now()
+	c, err := Up(context.Background(), o, UpOptions{})
+	if err != nil {
+		t.Fatalf("cluster up: %v", err)
+	}
+	t.Logf("cluster up (%d nodes, both drivers) in %.1f s", c.o.Nodes, time.Since(t0).Seconds())
+	t.Cleanup(func() {
+		t0 := time.Now()
+		if err := c.Down(context.Background()); err != nil {
+			t.Errorf("cluster down: %v", err)
+		}
+		t.Logf("cluster down in %.1f s", time.Since(t0).Seconds())
+	})
+	return c
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestE2E: on each driver, a WaitForFirstConsumer PVC and a pod writing
+// 64 MiB to it: bound, mounted, the data written, the LV or subvolume on
+// the pod's node; then deleting the PVC removes it.
+func TestE2E(t *testing.T) {
+	c := upForTest(t)
+	ctx := context.Background()
+	const ns = "e2e"
+	if _, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, d := range []struct{ name, sc, backend, what string }{
+		{"lvm", "topolvm-provisioner", "LV " + vgName + "/", "LV"},
+		{"btrfs", "topols-provisioner", "btrfs subvolume " + poolPath + "/", "subvolume"},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := c.WriteToNewPVC(ctx, ns, d.name+"-wffc", d.sc, 64)
+			if err != nil {
+				t.Errorf("%s: %v", d.name, err)
+				return
+			}
+			t.Logf("%s: node %s, %s; %d bytes written; Bound %.2f s, pod done %.2f s", d.name, w.Node, w.Backend, w.Bytes,
+				w.Bound.Seconds(), w.Done.Seconds())
+			if w.Bytes != 64<<20 {
+				t.Errorf("%s: the pod wrote %d bytes, want %d", d.name, w.Bytes, 64<<20)
+			}
+			if !strings.HasPrefix(w.Backend, d.backend) {
+				t.Errorf("%s: on the node: %q, want %s...", d.name, w.Backend, d.backend)
+			}
+			// Deleting the pod and the PVC removes the volume on the node.
+			t0 := time.Now()
+			zero := int64(0)
+			if err := c.cs.CoreV1().Pods(ns).Delete(ctx, w.Pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := c.cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, w.PVC, metav1.DeleteOptions{}); err != nil {
+				t.Error(err)
+				return
+			}
+			err = c.waitFor(ctx, d.name+" volume removed", 2*time.Minute, func() (bool, error) {
+				_, err := c.cs.CoreV1().PersistentVolumes().Get(ctx, w.PV, metav1.GetOptions{})
+				return apierrors.IsNotFound(err) && strings.HasPrefix(c.backend(ctx, w), "no "), nil
+			})
+			if err != nil {
+				t.Errorf("%s: %v", d.name, err)
+				return
+			}
+			t.Logf("%s: PV and %s gone %.2f s after deleting the pod and PVC", d.name, d.what, time.Since(t0).Seconds())
+		}()
+	}
+	wg.Wait()
+}
