@@ -75,7 +75,7 @@ test-integration: deps tools-e2e ## Integration tests: real LVM and btrfs on loo
 bench: deps tools-e2e ## Benchmarks against the raw tools and through the API server; prints figures and ratios.
 	@echo ">> benchmarks (real LVM and btrfs on loop devices, real kube-apiserver)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
-	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/...
+	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/... ./scheduler/...
 
 .PHONY: verify
 verify: tools ## gofmt, go vet, staticcheck, generated code up to date.

@@ -2,19 +2,23 @@ package charts_test
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/toposuite/toposuite/scheduler"
 )
 
 func TestChartsScheduler(t *testing.T) {
 	t.Parallel()
 	r := render(t, "topolvm-scheduler", "topolvm-scheduler", "topolvm-system", map[string]any{
-		"replicas": 3, "listenPort": 9300, "config": map[string]any{"defaultDivisor": 5},
+		"replicas": 3, "listenPort": 9300, "config": map[string]any{"scoring": "binpack", "divisor": "4Gi"},
 		"service": map[string]any{"clusterIP": "10.96.0.251"},
 	})
 	d := get[appsv1.Deployment](t, r, "Deployment", "topolvm-scheduler")
@@ -30,8 +34,16 @@ func TestChartsScheduler(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["listen"] != ":9300" || cfg["defaultDivisor"] != float64(5) {
+	if cfg["listen"] != ":9300" || cfg["scoring"] != "binpack" {
 		t.Errorf("config.yaml %v", cfg)
+	}
+	// The rendered file is one the extender accepts.
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := scheduler.LoadFile(path); err != nil || sc.Validate() != nil || sc.Divisor.String() != "4Gi" {
+		t.Errorf("the extender rejects the rendered config: %v", err)
 	}
 	if _, v := mountAt(t, d.Spec.Template.Spec, c, "/etc/topolvm-scheduler"); v.ConfigMap == nil || v.ConfigMap.Name != "topolvm-scheduler" {
 		t.Errorf("config volume %+v", v.VolumeSource)
@@ -41,10 +53,21 @@ func TestChartsScheduler(t *testing.T) {
 		t.Errorf("Service %+v", svc.Spec)
 	}
 	checkNamespaces(t, r, "topolvm-system")
-	for _, kind := range []string{"ClusterRole", "MutatingWebhookConfiguration"} {
-		if len(r.ofKind(kind)) != 0 {
-			t.Errorf("the scheduler chart renders a %s", kind)
+	if len(r.ofKind("MutatingWebhookConfiguration")) != 0 {
+		t.Error("the scheduler chart renders a webhook")
+	}
+	// The extender only reads.
+	role := get[rbacv1.ClusterRole](t, r, "ClusterRole", "topolvm-scheduler")
+	for _, rule := range role.Rules {
+		if strings.Join(rule.Verbs, ",") != "get,list,watch" {
+			t.Errorf("rule %+v writes", rule)
 		}
+	}
+	if b := get[rbacv1.ClusterRoleBinding](t, r, "ClusterRoleBinding", "topolvm-scheduler"); b.Subjects[0].Name != d.Spec.Template.Spec.ServiceAccountName {
+		t.Errorf("binding %+v", b)
+	}
+	if c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("readiness probe %+v", c.ReadinessProbe)
 	}
 }
 

@@ -29,7 +29,7 @@ var binaries = map[string]func() *cobra.Command{
 
 // notYet are the binaries whose issue has not landed.
 var notYet = map[string]string{
-	"topolvm-scheduler": "#6", "topolvm-operator": "#7",
+	"topolvm-operator": "#7",
 }
 
 func run(cmd *cobra.Command, args ...string) (string, int) {

@@ -54,6 +54,13 @@ type LogicalVolumeStatus struct {
 	// CurrentSize is the size of the volume on the node.
 	// +optional
 	CurrentSize *resource.Quantity `json:"currentSize,omitempty"`
+	// CapacityRevision is the first revision of the node's capacity
+	// annotations that counts this volume (at its current size); the
+	// scheduler extender subtracts the volume itself until the Node shows
+	// it. The node plugin sets it in the same status write as volumeID and,
+	// after a resize, as currentSize; 0 means no revision was published.
+	// +optional
+	CapacityRevision int64 `json:"capacityRevision,omitempty"`
 }
 
 // LogicalVolume is one volume on one node.

@@ -1,0 +1,163 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	kjson "sigs.k8s.io/json"
+)
+
+// candidate is what the extender knows of one node kube-scheduler asks about.
+type candidate struct {
+	Name string
+	// Annotations holds only the keys the extender reads (capacity and
+	// revision annotations of the configured drivers).
+	Annotations map[string]string
+	// raw is the node's JSON exactly as kube-scheduler sent it, to send back
+	// for the nodes that pass the filter (full-object mode only).
+	raw []byte
+}
+
+// request is an extenderv1.ExtenderArgs as far as the extender reads it.
+type request struct {
+	Pod *corev1.Pod
+	// Nodes is set when kube-scheduler sends full Node objects
+	// (nodeCacheCapable: false); Names when it sends names only.
+	Nodes []candidate
+	Names []string
+	// Full says which of the two the request carried.
+	Full bool
+}
+
+// decodeRequest reads an ExtenderArgs body. Keys are case-sensitive, as
+// kube-scheduler writes them (the Go field names). keep selects the node
+// annotations to retain.
+func decodeRequest(body []byte, keep func(key string) bool) (*request, error) {
+	s := &scanner{b: body}
+	r := &request{}
+	var podRaw []byte
+	err := s.object(func(key string) error {
+		switch key {
+		case "Pod":
+			s.ws()
+			start := s.pos
+			if err := s.skip(0); err != nil {
+				return err
+			}
+			podRaw = s.b[start:s.pos]
+		case "Nodes":
+			if isNull, err := s.null(); err != nil || isNull {
+				if isNull {
+					r.Full, r.Nodes = false, nil
+				}
+				return err
+			}
+			r.Full, r.Nodes = true, []candidate{}
+			return s.nodeList(&r.Nodes, keep)
+		case "NodeNames":
+			if isNull, err := s.null(); err != nil || isNull {
+				if isNull {
+					r.Names = nil
+				}
+				return err
+			}
+			r.Names = []string{}
+			return s.array(func() error {
+				n, err := s.str()
+				r.Names = append(r.Names, n)
+				return err
+			})
+		default:
+			return s.skip(0)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	if podRaw == nil || string(podRaw) == "null" {
+		return nil, errors.New("the request has no Pod")
+	}
+	var pod corev1.Pod
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(podRaw, &pod); err != nil {
+		return nil, fmt.Errorf("decode Pod: %w", err)
+	}
+	r.Pod = &pod
+	return r, nil
+}
+
+// nodeList reads a NodeList's items.
+func (s *scanner) nodeList(out *[]candidate, keep func(string) bool) error {
+	return s.object(func(key string) error {
+		if key != "items" {
+			return s.skip(0)
+		}
+		if isNull, err := s.null(); err != nil || isNull {
+			if isNull {
+				*out = (*out)[:0]
+			}
+			return err
+		}
+		*out = (*out)[:0]
+		return s.array(func() error {
+			s.ws()
+			start := s.pos
+			var n candidate
+			if err := s.node(&n, keep); err != nil {
+				return err
+			}
+			n.raw = s.b[start:s.pos]
+			*out = append(*out, n)
+			return nil
+		})
+	})
+}
+
+// node reads one Node object's name and selected annotations.
+func (s *scanner) node(n *candidate, keep func(string) bool) error {
+	return s.object(func(key string) error {
+		if key != "metadata" {
+			return s.skip(1)
+		}
+		if isNull, err := s.null(); err != nil || isNull {
+			return err
+		}
+		return s.object(func(key string) error {
+			switch key {
+			case "name":
+				if isNull, err := s.null(); err != nil || isNull {
+					return err
+				}
+				name, err := s.str()
+				n.Name = name
+				return err
+			case "annotations":
+				if isNull, err := s.null(); err != nil || isNull {
+					if isNull {
+						n.Annotations = nil
+					}
+					return err
+				}
+				return s.object(func(k string) error {
+					v := "" // a null value stores "", as encoding/json does
+					isNull, err := s.null()
+					if err == nil && !isNull {
+						v, err = s.str()
+					}
+					if err == nil && keep(k) {
+						if n.Annotations == nil {
+							n.Annotations = map[string]string{}
+						}
+						n.Annotations[k] = v
+					}
+					return err
+				})
+			}
+			return s.skip(2)
+		})
+	})
+}

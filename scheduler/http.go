@@ -1,0 +1,157 @@
+package scheduler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+)
+
+// Verb paths: kube-scheduler calls <urlPrefix>/<filterVerb> and
+// <urlPrefix>/<prioritizeVerb>.
+const (
+	FilterPath     = "/filter"
+	PrioritizePath = "/prioritize"
+)
+
+// Handler serves the extender verbs; other paths go to next (health and
+// metrics).
+func (e *Extender) Handler(maxBytes int64, next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(FilterPath, e.verb("filter", maxBytes, e.serveFilter))
+	mux.Handle(PrioritizePath, e.verb("prioritize", maxBytes, e.servePrioritize))
+	mux.Handle("/", next)
+	return mux
+}
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// statusWriter remembers the status code for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// verb reads the body (bounded), decodes it, and hands it to serve. Bad
+// input is a 400 with a message; a panic is a 500, never a crash.
+func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWriter, *http.Request, *request, *bytes.Buffer)) http.Handler {
+	keep := keepAnnotation(e.drivers)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw, code: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				e.log.Error(fmt.Errorf("%v", p), "panic serving an extender request", "verb", name)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+			e.metrics.requests.WithLabelValues(name, strconv.Itoa(w.code)).Inc()
+			e.metrics.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		}()
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		buf := buffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer buffers.Put(buf)
+		if r.ContentLength > 0 && r.ContentLength <= maxBytes {
+			buf.Grow(int(r.ContentLength))
+		}
+		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, fmt.Sprintf("request body over %d bytes (maxRequestBytes)", maxBytes), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := decodeRequest(buf.Bytes(), keep)
+		if err != nil {
+			http.Error(w, "malformed ExtenderArgs: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		out := buffers.Get().(*bytes.Buffer)
+		out.Reset()
+		defer buffers.Put(out)
+		serve(w, r, req, out)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, out *bytes.Buffer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
+	_, _ = w.Write(out.Bytes())
+}
+
+func (e *Extender) serveFilter(w http.ResponseWriter, r *http.Request, req *request, out *bytes.Buffer) {
+	verdicts, err := e.Filter(r.Context(), req)
+	if err != nil {
+		// kube-scheduler shows the Error in the pod's events.
+		_ = json.NewEncoder(out).Encode(extenderv1.ExtenderFilterResult{Error: err.Error()})
+		writeJSON(w, out)
+		return
+	}
+	failed := extenderv1.FailedNodesMap{}
+	if req.Full {
+		// The nodes that pass go back exactly as they came: re-encoding
+		// thousands of Node objects would cost more than deciding.
+		out.WriteString(`{"Nodes":{"metadata":{},"items":[`)
+		first := true
+		for i, v := range verdicts {
+			if !v.pass {
+				failed[req.Nodes[i].Name] = v.reason
+				continue
+			}
+			if !first {
+				out.WriteByte(',')
+			}
+			first = false
+			out.Write(req.Nodes[i].raw)
+		}
+		out.WriteString(`]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":`)
+		_ = json.NewEncoder(out).Encode(failed)
+		out.Truncate(out.Len() - 1) // Encode's newline
+		out.WriteString(`,"Error":""}`)
+		writeJSON(w, out)
+		return
+	}
+	names := make([]string, 0, len(verdicts))
+	for i, v := range verdicts {
+		if v.pass {
+			names = append(names, req.Names[i])
+		} else {
+			failed[req.Names[i]] = v.reason
+		}
+	}
+	// Lack of capacity is unresolvable: evicting pods frees no disk space,
+	// so kube-scheduler must not preempt for it.
+	_ = json.NewEncoder(out).Encode(extenderv1.ExtenderFilterResult{
+		NodeNames: &names, FailedNodes: extenderv1.FailedNodesMap{}, FailedAndUnresolvableNodes: failed,
+	})
+	writeJSON(w, out)
+}
+
+func (e *Extender) servePrioritize(w http.ResponseWriter, r *http.Request, req *request, out *bytes.Buffer) {
+	list, err := e.Prioritize(r.Context(), req)
+	if err != nil {
+		// A prioritize error fails the scheduling attempt: say it with a
+		// status code (there is no Error field in a HostPriorityList).
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	_ = json.NewEncoder(out).Encode(list)
+	writeJSON(w, out)
+}
