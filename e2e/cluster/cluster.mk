@@ -12,8 +12,8 @@ CLUSTER_DIR      ?= $(or $(TOPOSUITE_CLUSTER_DIR),/var/tmp/toposuite-cluster)
 CLUSTER_NODES    ?= 3
 E2E_TIMEOUT      ?= 30m
 # Debian packages the nodes need, and a command proving each (same order).
-CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables lvm2 btrfs-progs
-CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables lvm mkfs.btrfs
+CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables iproute2 lvm2 btrfs-progs
+CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables ip lvm mkfs.btrfs
 CLUSTER_FLAGS     = --dir '$(CLUSTER_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)'
 
 ##@ Local cluster

@@ -17,7 +17,7 @@ func (c *Cluster) setupBridge(ctx context.Context) error {
 		return err
 	}
 	if strings.Contains(out, " "+nodeNetPrefix) {
-		return fmt.Errorf("the cluster's network %s0/%d is in use on this machine (ip addr shows it)", nodeNetPrefix, netMaskBits)
+		return fmt.Errorf("the cluster's network %s0/%d is in use on this machine: another local cluster is up (make demo-down, or toposuite-cluster down --dir ITS_DIR)", nodeNetPrefix, netMaskBits)
 	}
 	if err := c.st.update(func(s *State) { s.Bridge = bridgeName }); err != nil {
 		return err
