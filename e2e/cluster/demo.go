@@ -139,7 +139,7 @@ func (c *Cluster) backend(ctx context.Context, w *Workload) string {
 		if err := json.Unmarshal([]byte(out), &rep); err == nil && len(rep.Report) == 1 {
 			for _, lv := range rep.Report[0].LV {
 				if lv["lv_name"] == w.VolumeHandle || lv["lv_name"] == w.PV {
-					return fmt.Sprintf("LV %s/%s, %s, tags %s", lv["vg_name"], lv["lv_name"], lv["lv_size"], lv["lv_tags"])
+					return fmt.Sprintf("LV %s/%s, %s, tags %s", lv["vg_name"], lv["lv_name"], gib(strings.TrimSuffix(lv["lv_size"], "B")), lv["lv_tags"])
 				}
 			}
 		}
@@ -152,12 +152,29 @@ func (c *Cluster) backend(ctx context.Context, w *Workload) string {
 		for _, line := range strings.Split(out, "\n") {
 			f := strings.Fields(line)
 			if len(f) >= 6 && (f[5] == w.VolumeHandle || f[5] == w.PV) {
-				return fmt.Sprintf("btrfs subvolume %s/%s (qgroup %s): %s bytes referenced, limit %s bytes", poolPath, f[5], f[0], f[1], f[3])
+				return fmt.Sprintf("btrfs subvolume %s/%s (qgroup %s): %s referenced, quota limit %s", poolPath, f[5], f[0], mib(f[1]), gib(f[3]))
 			}
 		}
 		return "no subvolume " + w.VolumeHandle + " in " + poolPath + " on " + w.Node
 	}
 	return "driver " + w.Driver
+}
+
+// gib and mib print a byte count given as text.
+func gib(bytes string) string {
+	n, err := strconv.ParseInt(bytes, 10, 64)
+	if err != nil {
+		return bytes
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+}
+
+func mib(bytes string) string {
+	n, err := strconv.ParseInt(bytes, 10, 64)
+	if err != nil {
+		return bytes
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // InNode runs a command in a node's mount, network and PID namespaces
@@ -226,10 +243,10 @@ func (c *Cluster) RunDemo(ctx context.Context) error {
     PV        %s, volume handle %s
     on node   %s
     mounted   %s
-    written   %d bytes (fsync) by pod %s/%s
+    written   %d bytes (%s, fsync) by pod %s/%s
     time      PVC Bound %.2f s and pod Succeeded %.2f s after creation
 `, w.Namespace, w.PVC, w.Driver, w.StorageClass, w.Node, w.PV, w.VolumeHandle, w.Backend, w.Mount, w.Bytes,
-			w.Namespace, w.Pod, w.Bound.Seconds(), w.Done.Seconds())
+			mib(strconv.FormatInt(w.Bytes, 10)), w.Namespace, w.Pod, w.Bound.Seconds(), w.Done.Seconds())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("demo: %v", errs)

@@ -59,8 +59,14 @@ func Down(ctx context.Context, o Options) error {
 		if _, isNode := st.Nodes[p.Name]; isNode {
 			continue
 		}
-		if err := p.stop(10 * time.Second); err != nil {
+		// Nothing of the cluster outlives it (etcd's data goes with the
+		// lab), so a short grace is enough.
+		t := time.Now()
+		if err := p.stop(3 * time.Second); err != nil {
 			errs = append(errs, err)
+		}
+		if d := time.Since(t); d > time.Second {
+			logf("%s took %.1f s to stop", p.Name, d.Seconds())
 		}
 	}
 	if n := killStrays(o.Dir); n > 0 {
