@@ -12,7 +12,6 @@ import (
 	"github.com/go-logr/logr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"k8s.io/apimachinery/pkg/api/resource"
 	mount "k8s.io/mount-utils"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
@@ -158,16 +157,8 @@ func (n *Node) onlyTarget(vol *api.Volume, target string) error {
 // its attributes (size, device class); a retried publish finds it.
 func (n *Node) createEphemeral(ctx context.Context, id string, req *csi.NodePublishVolumeRequest) (*api.Volume, error) {
 	attrs := req.GetVolumeContext()
-	size := n.d.DefaultSize
-	if s := attrs[ParamSize]; s != "" {
-		q, err := resource.ParseQuantity(s)
-		if err != nil || q.Sign() <= 0 {
-			return nil, invalid("ephemeral volume size %q is not a positive quantity", s)
-		}
-		size = q.Value()
-	}
-	fs := n.d.fsType([]*csi.VolumeCapability{req.GetVolumeCapability()})
-	size, err := n.d.volumeSize(&csi.CapacityRange{RequiredBytes: size}, fs)
+	// The pod webhook counts the same size (Driver.EphemeralSize).
+	size, err := n.d.EphemeralSize(attrs, n.d.fsType([]*csi.VolumeCapability{req.GetVolumeCapability()}))
 	if err != nil {
 		return nil, err
 	}
