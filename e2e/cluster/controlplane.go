@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
 )
 
 // freePort returns a TCP port free on ip right now.
@@ -123,11 +124,19 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if err := c.startControl("kube-scheduler",
-		"--kubeconfig", filepath.Join(pki, "kube-scheduler.kubeconfig"),
+	schedConfig, err := c.writeSchedulerConfig()
+	if err != nil {
+		return err
+	}
+	if err := c.startControl("kube-scheduler", "--config", schedConfig,
 		"--bind-address", "127.0.0.1", "--secure-port", "0",
-		"--leader-elect=false",
 	); err != nil {
+		return err
+	}
+	if err := c.startServiceProxy("extender-proxy", proxyConfig{
+		Kubeconfig: c.o.Kubeconfig(), Namespace: schedulerNamespace, Service: schedulerRelease, Port: extenderPort,
+		Listen: net.JoinHostPort(hostIP, strconv.Itoa(extenderPort)),
+	}); err != nil {
 		return err
 	}
 	crds := filepath.Join(filepath.Dir(c.o.ToolsBin), "crds", "snapshot")
@@ -139,6 +148,47 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 		"--leader-election=false",
 		"--feature-gates=CSIVolumeGroupSnapshot=false",
 	)
+}
+
+// The scheduler extender: the topolvm-scheduler chart's release, its
+// namespace and port (the chart's listenPort).
+const (
+	schedulerRelease   = "topolvm-scheduler"
+	schedulerNamespace = "topolvm-scheduler"
+	extenderPort       = 9251
+)
+
+// writeSchedulerConfig writes kube-scheduler's configuration: the sample
+// of deploy/scheduler (the extender for both drivers, with its managed
+// resources), with this cluster's kubeconfig, no leader election, and the
+// extender reached through the service proxy on the bridge (no kube-proxy
+// here, so no ClusterIP).
+func (c *Cluster) writeSchedulerConfig() (string, error) {
+	b, err := os.ReadFile(filepath.Join(c.o.Repo, "deploy", "scheduler", "scheduler-config.yaml"))
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return "", err
+	}
+	cfg["clientConnection"] = map[string]any{"kubeconfig": c.o.path("pki", "kube-scheduler.kubeconfig")}
+	cfg["leaderElection"] = map[string]any{"leaderElect": false}
+	exts, _ := cfg["extenders"].([]any)
+	if len(exts) != 1 {
+		return "", fmt.Errorf("deploy/scheduler/scheduler-config.yaml: %d extenders, want 1", len(exts))
+	}
+	ext, _ := exts[0].(map[string]any)
+	if ext == nil {
+		return "", fmt.Errorf("deploy/scheduler/scheduler-config.yaml: bad extender")
+	}
+	ext["urlPrefix"] = fmt.Sprintf("http://%s:%d", hostIP, extenderPort)
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	file := c.o.path("scheduler-config.yaml")
+	return file, os.WriteFile(file, out, 0o644)
 }
 
 // checkTools fails when a program the cluster needs is missing.

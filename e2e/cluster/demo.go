@@ -239,7 +239,7 @@ func (c *Cluster) RunDemo(ctx context.Context) error {
 		w := r.w
 		fmt.Fprintf(c.o.Out, `
   PVC %s/%s (%s, StorageClass %s)
-    node      %s (chosen by kube-scheduler with the drivers' CSIStorageCapacity)
+    node      %s (chosen by kube-scheduler: CSIStorageCapacity and the topolvm-scheduler extender)
     PV        %s, volume handle %s
     on node   %s
     mounted   %s

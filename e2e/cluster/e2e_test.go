@@ -16,9 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The node inits are this test binary, started again as PID 1 of each node.
+// The node inits and the service proxy are this test binary, started again.
 func TestMain(m *testing.M) {
-	RunNodeInitIfAsked()
+	RunHelperIfAsked()
 	os.Exit(m.Run())
 }
 
@@ -73,7 +73,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // TestE2E: on each driver, a WaitForFirstConsumer PVC and a pod writing
 // 64 MiB to it: bound, mounted, the data written, the LV or subvolume on
-// the pod's node; then deleting the PVC removes it.
+// the pod's node, the pod's capacity request from the driver's webhook;
+// then deleting the PVC removes the volume.
 func TestE2E(t *testing.T) {
 	c := upForTest(t)
 	ctx := context.Background()
@@ -101,6 +102,13 @@ func TestE2E(t *testing.T) {
 			}
 			if !strings.HasPrefix(w.Backend, d.backend) {
 				t.Errorf("%s: on the node: %q, want %s...", d.name, w.Backend, d.backend)
+			}
+			// The driver's pod webhook gave the pod its capacity request,
+			// which sends it to the scheduler extender.
+			if p, err := c.cs.CoreV1().Pods(ns).Get(ctx, w.Pod, metav1.GetOptions{}); err != nil {
+				t.Error(err)
+			} else if _, ok := p.Spec.Containers[0].Resources.Requests[corev1.ResourceName(w.Driver+"/capacity")]; !ok {
+				t.Errorf("%s: the pod has no %s/capacity request (webhook): %v", d.name, w.Driver, p.Spec.Containers[0].Resources.Requests)
 			}
 			// Deleting the pod and the PVC removes the volume on the node.
 			t0 := time.Now()

@@ -19,7 +19,9 @@ type release struct {
 // imagePullPolicy Never), and for TopoLVM the node's volume group with
 // lvmd's development-loop activation (no device-mapper on these machines,
 // docs/lvmd.md). TopoLS uses the chart's default pool path, where each
-// node has its btrfs pool mounted.
+// node has its btrfs pool mounted. Both drivers' pod webhooks are on, for
+// the scheduler extender (the third release), which kube-scheduler calls
+// (writeSchedulerConfig).
 func (c *Cluster) releases() []release {
 	tag := c.images.tag
 	return []release{
@@ -28,6 +30,8 @@ controller:
   image: {tag: %[1]q}
 node:
   image: {tag: %[1]q}
+webhook:
+  enabled: true
 lvmd:
   image: {tag: %[1]q}
   config:
@@ -44,8 +48,13 @@ controller:
   image: {tag: %[1]q}
 node:
   image: {tag: %[1]q}
+webhook:
+  enabled: true
 btrfsd:
   image: {tag: %[1]q}
+`, tag)},
+		{name: schedulerRelease, namespace: schedulerNamespace, chart: "topolvm-scheduler", values: fmt.Sprintf(`imagePullPolicy: Never
+image: {tag: %q}
 `, tag)},
 	}
 }
@@ -59,7 +68,8 @@ func (c *Cluster) helm(ctx context.Context, args ...string) (string, error) {
 	return run(ctx, env, c.o.tool("helm"), args...)
 }
 
-// installSuite installs both drivers with helm install --wait, in parallel.
+// installSuite installs both drivers and the scheduler extender with helm
+// install --wait, in parallel.
 func (c *Cluster) installSuite(ctx context.Context) error {
 	rels := c.releases()
 	errs := make(chan error, len(rels))

@@ -31,7 +31,7 @@ type imageSet struct {
 
 // suiteImages are the images of make images the cluster uses (lvmd and
 // btrfsd run embedded in the node plugins).
-var suiteImages = []string{"pause", "busybox", "topolvm-controller", "topolvm-node", "topols-node"}
+var suiteImages = []string{"pause", "busybox", "topolvm-controller", "topolvm-node", "topols-node", "topolvm-scheduler"}
 
 // sidecars: the chart values holding each sidecar's image, and its binary.
 var sidecars = []struct{ values, binary string }{

@@ -21,8 +21,7 @@ import (
 const NodeInitEnv = "TOPOSUITE_CLUSTER_NODE_INIT"
 
 // RunNodeInitIfAsked runs NodeInit and exits when the process was started
-// as a node's init; it returns otherwise. Call it first thing in main (and
-// in TestMain of tests that start a cluster).
+// as a node's init; it returns otherwise (RunHelperIfAsked calls it).
 func RunNodeInitIfAsked() {
 	cfg := os.Getenv(NodeInitEnv)
 	if cfg == "" || os.Getpid() != 1 {

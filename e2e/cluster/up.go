@@ -36,7 +36,8 @@ type UpOptions struct {
 
 // Up starts the control plane and o.Nodes kubelet nodes in the lab
 // directory, imports the images into every node and, unless told
-// otherwise, installs both drivers with their Helm charts.
+// otherwise, installs both drivers and the scheduler extender with their
+// Helm charts.
 func Up(ctx context.Context, o Options, uo UpOptions) (c *Cluster, err error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func Up(ctx context.Context, o Options, uo UpOptions) (c *Cluster, err error) {
 	if err = c.startControllers(ctx); err != nil {
 		return c, err
 	}
-	c.logf("kube-controller-manager (API QPS raised to 100, burst 200; default 20/30), kube-scheduler, snapshot-controller started")
+	c.logf("kube-controller-manager (API QPS raised to 100, burst 200; default 20/30), kube-scheduler (with the topolvm-scheduler extender), snapshot-controller started")
 	if err = c.buildSidecarImages(); err != nil {
 		return c, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	cluster.RunNodeInitIfAsked()
+	cluster.RunHelperIfAsked()
 	if err := newCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -72,7 +72,16 @@ func newCommand() *cobra.Command {
 			return cluster.NodeInit(args[0])
 		},
 	}
-	root.AddCommand(up, demo, down, nodeInit)
+	serviceProxy := &cobra.Command{
+		Use:    "service-proxy",
+		Short:  "The extender's service proxy (started by up, configured by its environment)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("started without its configuration (%s)", cluster.ServiceProxyEnv)
+		},
+	}
+	serviceProxy.Flags().String("lab", "", "the lab directory (names the process as the cluster's)")
+	root.AddCommand(up, demo, down, nodeInit, serviceProxy)
 	return root
 }
 
