@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/toposuite/toposuite/csi"
@@ -17,10 +20,30 @@ import (
 	"github.com/toposuite/toposuite/internal/storage"
 )
 
-// CapacityPublisher keeps the node's capacity annotations current from the
-// storage daemon's Watch stream: every change the daemon sees (its own or
-// made outside it) reaches the Node within the daemon's poll interval, and
-// so GetCapacity, CSIStorageCapacity and the scheduler extender.
+// CapacityPublisher keeps the node's capacity annotations current and
+// numbers every write of them with a revision (the annotation
+// Driver.CapacityRevisionAnnotation), so that the scheduler extender knows
+// which volumes the figures already count.
+//
+// Two paths write the Node:
+//   - Sync, called by the node's reconciler after each change it makes
+//     through the daemon, writes figures read after the call began and
+//     returns their revision, which the reconciler stores in the volume's
+//     status.capacityRevision. Concurrent calls share one write.
+//   - The daemon's Watch stream carries every other change (made outside
+//     the daemon, or by the daemon for callers other than the reconciler,
+//     or removals) to the Node: settleDelay after a change, it reads and
+//     writes the figures unless a write that read after the change, or the
+//     Node itself, already has them, and then waits minInterval, so that a
+//     burst makes few patches and the reconciler's own changes, already
+//     written by Sync, none.
+//
+// Every write holds one lock from reading the figures (the daemon's unary
+// GetCapacity, which answers from its bookkeeping) to patching the Node, so
+// writes happen in the order of their reads: the Node never gets a lower
+// revision nor older figures than it has. The stream only triggers a read:
+// its messages and the unary answers travel on different connections, so
+// which of two figures is newer is known only by the order of the reads.
 type CapacityPublisher struct {
 	Client   client.Client
 	Daemon   api.StorageDaemonClient
@@ -28,11 +51,40 @@ type CapacityPublisher struct {
 	NodeName string
 	Log      logr.Logger
 
+	// now is the clock revisions start from; nil means time.Now.
+	now func() time.Time
+
+	// writing is held from a read of the figures to the end of the Node
+	// patch that publishes them; rev and written are guarded by it.
+	writing sync.Mutex
+	// rev is the highest revision written (or maybe written: a patch that
+	// failed may still have reached the API server).
+	rev int64
+	// written are the capacity annotations of the last write that is known
+	// to have succeeded, nil when there is none, and writtenTo the UID of
+	// the Node it went to.
+	written   map[string]string
+	writtenTo types.UID
+	// readAt is when the read of that write began.
+	readAt time.Time
+
 	mu   sync.Mutex
 	last *api.CapacityResponse
+	// next is the Sync write that has not started yet: callers join it.
+	next *flight
 }
 
-// Latest returns the last capacity received (for the node's metrics).
+// flight is one Sync write that any number of callers wait for.
+type flight struct {
+	done chan struct{}
+	// callers counts the Syncs waiting for it; it stops growing when the
+	// write starts.
+	callers int
+	rev     int64
+	err     error
+}
+
+// Latest returns the last capacity read (for the node's metrics).
 func (p *CapacityPublisher) Latest() (storage.Capacity, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -63,49 +115,224 @@ func (p *CapacityPublisher) Start(ctx context.Context) error {
 	}
 }
 
-// minInterval spaces the Node patches: a burst of volumes changes the
-// capacity many times a second, and the Node needs only the latest figure.
-const minInterval = 200 * time.Millisecond
+const (
+	// settleDelay is how long the Watch path waits after a change before
+	// it acts: long enough for the reconciler's Sync of its own change to
+	// get there first (then the Watch path has nothing left to write),
+	// short enough that removals and changes made outside the daemon show
+	// at once.
+	settleDelay = 20 * time.Millisecond
+	// minInterval spaces the Watch path's Node patches: a burst of volumes
+	// changes the capacity many times a second, and the Node needs only
+	// the latest figure (Sync writes at once, for the reconciler).
+	minInterval = 200 * time.Millisecond
+	// maxRetryInterval bounds the wait between failed Watch-path writes.
+	maxRetryInterval = 5 * time.Second
+	// writeTimeout bounds one read and Node patch, so that a hung API
+	// server cannot hold the write lock for ever.
+	writeTimeout = 30 * time.Second
+)
 
 func (p *CapacityPublisher) follow(ctx context.Context) error {
 	stream, err := p.Daemon.Watch(ctx, &api.WatchRequest{})
 	if err != nil {
 		return err
 	}
-	latest := make(chan *api.CapacityResponse, 1)
+	changed := make(chan struct{}, 1)
 	errc := make(chan error, 1)
+	var mu sync.Mutex
+	var changedAt time.Time // when the last message came
 	go func() {
 		for {
-			msg, err := stream.Recv()
-			if err != nil {
+			if _, err := stream.Recv(); err != nil {
 				errc <- err
 				return
 			}
-			p.mu.Lock()
-			p.last = msg
-			p.mu.Unlock()
-			select { // keep only the newest figures
-			case <-latest:
-			default:
-			}
-			latest <- msg
+			mu.Lock()
+			changedAt = time.Now()
+			mu.Unlock()
+			notify(changed)
 		}
 	}()
+	// pause waits d, unless ctx ends or the stream fails first.
+	pause := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errc:
+			return err
+		case <-time.After(d):
+			return nil
+		}
+	}
+	retry := minInterval
 	for {
 		select {
 		case err := <-errc:
 			return err
-		case msg := <-latest:
-			if err := p.publish(ctx, msg); err != nil {
-				p.Log.Error(err, "publishing capacity failed")
+		case <-changed:
+		}
+		if err := pause(settleDelay); err != nil {
+			return err
+		}
+		mu.Lock()
+		since := changedAt
+		mu.Unlock()
+		wrote, err := p.refresh(ctx, since)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			retry = min(2*retry, maxRetryInterval)
+			p.Log.Error(err, "publishing capacity failed; retrying", "after", retry.String())
+			notify(changed) // the figures are still to be written
+			wait = retry
+		case wrote:
+			retry, wait = minInterval, minInterval
+		}
+		if wait > 0 {
+			if err := pause(wait); err != nil {
+				return err
 			}
 		}
+	}
+}
+
+// notify marks a one-slot channel.
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// refresh is the Watch path's write of a change the stream reported at
+// since; it reports whether it patched the Node. A write whose read begins
+// or began later publishes figures at least as new (the daemon answers
+// GetCapacity with the figures it streams, or newer ones): a pending Sync
+// write is waited for, and after a finished one nothing is done. Otherwise
+// it reads the figures and writes them when they differ from those the
+// Node was last given.
+func (p *CapacityPublisher) refresh(ctx context.Context, since time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	p.mu.Lock()
+	f := p.next
+	p.mu.Unlock()
+	if f != nil {
 		select {
+		case <-f.done:
+			return false, f.err
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(minInterval):
+			return false, ctx.Err()
 		}
 	}
+	p.writing.Lock()
+	defer p.writing.Unlock()
+	if p.written != nil && p.readAt.After(since) {
+		return false, nil
+	}
+	before := p.rev
+	_, err := p.writeLocked(ctx, false)
+	return p.rev != before, err
+}
+
+// Sync makes sure the Node carries capacity figures read after the call
+// began and returns the revision that carries them. Concurrent calls share
+// a write, but never one that started before the call: a caller joins the
+// next write, which starts once the write in progress, if any, has ended.
+// The write runs to its end even when ctx ends first.
+func (p *CapacityPublisher) Sync(ctx context.Context) (int64, error) {
+	p.mu.Lock()
+	f := p.next
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		p.next = f
+		go p.fly(context.WithoutCancel(ctx), f)
+	}
+	f.callers++
+	p.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.rev, f.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (p *CapacityPublisher) fly(ctx context.Context, f *flight) {
+	defer close(f.done)
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	p.writing.Lock()
+	defer p.writing.Unlock()
+	p.mu.Lock()
+	if p.next == f {
+		p.next = nil // from now on callers wait for a later write
+	}
+	callers := f.callers
+	p.mu.Unlock()
+	f.rev, f.err = p.writeLocked(ctx, true)
+	if f.err == nil {
+		p.Log.V(1).Info("capacity published", "revision", f.rev, "callers", callers)
+	}
+}
+
+// writeLocked reads the figures and patches them onto the Node with a new
+// revision; unless force is set, it skips the patch when the Node already
+// shows them. It returns the revision that carries the figures. The caller
+// holds p.writing.
+func (p *CapacityPublisher) writeLocked(ctx context.Context, force bool) (int64, error) {
+	readAt := time.Now()
+	msg, err := p.Daemon.GetCapacity(ctx, &api.GetCapacityRequest{})
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	p.last = msg
+	p.mu.Unlock()
+	want := Annotations(p.Driver, msg)
+	var node corev1.Node
+	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
+		return 0, err
+	}
+	revKey := p.Driver.CapacityRevisionAnnotation()
+	onNode, _ := strconv.ParseInt(node.Annotations[revKey], 10, 64)
+	// The Node read comes from a cache that may not have seen the last
+	// write yet (its revision is lower then): that write stands unless the
+	// Node was made anew or shows other figures under the same revision.
+	if !force && p.written != nil && maps.Equal(want, p.written) && node.UID == p.writtenTo &&
+		(onNode < p.rev || onNode == p.rev && showsAll(&node, want)) {
+		p.readAt = readAt // the Node has what this read found
+		return p.rev, nil
+	}
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	// After a restart, the Node holds the previous process's revision.
+	rev := max(now().UnixNano(), p.rev+1, onNode+1)
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": capacityPatch(&node, p.Driver, p.written, want, rev),
+	}})
+	if err != nil {
+		return 0, err
+	}
+	p.rev = rev
+	if err := p.Client.Patch(ctx, &node, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		p.written = nil
+		return 0, err
+	}
+	p.written, p.writtenTo, p.readAt = want, node.UID, readAt
+	return rev, nil
+}
+
+func showsAll(node *corev1.Node, want map[string]string) bool {
+	for k, v := range want {
+		if node.Annotations[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Annotations returns the Node annotations for a capacity message.
@@ -121,38 +348,30 @@ func Annotations(d csi.Driver, msg *api.CapacityResponse) map[string]string {
 	return out
 }
 
-func (p *CapacityPublisher) publish(ctx context.Context, msg *api.CapacityResponse) error {
-	var node corev1.Node
-	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
-		return err
-	}
-	patch := client.MergeFrom(node.DeepCopy())
-	if !applyAnnotations(&node, p.Driver, Annotations(p.Driver, msg)) {
-		return nil
-	}
-	return p.Client.Patch(ctx, &node, patch)
-}
-
-// applyAnnotations makes the node's capacity annotations of driver d equal
-// to want: new and changed ones are set, and those of classes the daemon no
-// longer has are removed. It reports whether anything changed.
-func applyAnnotations(node *corev1.Node, d csi.Driver, want map[string]string) bool {
-	changed := false
-	prefix := d.CapacityAnnotationPrefix()
-	for k := range node.Annotations {
-		if _, keep := want[k]; !keep && strings.HasPrefix(k, prefix) {
-			delete(node.Annotations, k)
-			changed = true
+// capacityPatch returns the annotations of a JSON merge patch that gives
+// the node driver d's capacity annotations want, numbered rev: every one of
+// want is set (also those the node seems to have already, as the node may
+// be a stale cached copy), and those of classes the daemon no longer has —
+// on the node or in the previous write — are removed (null). The revision
+// annotation is set, never removed; other annotations are left alone.
+func capacityPatch(node *corev1.Node, d csi.Driver, previous, want map[string]string, rev int64) map[string]*string {
+	out := make(map[string]*string, len(want)+1)
+	prefix, revKey := d.CapacityAnnotationPrefix(), d.CapacityRevisionAnnotation()
+	stale := func(k string) {
+		if _, keep := want[k]; !keep && k != revKey && strings.HasPrefix(k, prefix) {
+			out[k] = nil
 		}
+	}
+	for k := range node.Annotations {
+		stale(k)
+	}
+	for k := range previous {
+		stale(k)
 	}
 	for k, v := range want {
-		if node.Annotations[k] != v {
-			if node.Annotations == nil {
-				node.Annotations = map[string]string{}
-			}
-			node.Annotations[k] = v
-			changed = true
-		}
+		out[k] = &v
 	}
-	return changed
+	r := strconv.FormatInt(rev, 10)
+	out[revKey] = &r
+	return out
 }

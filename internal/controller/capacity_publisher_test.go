@@ -1,36 +1,430 @@
 package controller
 
 import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/toposuite/toposuite/csi"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 )
 
-func TestApplyAnnotations(t *testing.T) {
+// fakeDaemon answers GetCapacity with settable figures of one default
+// class "ssd", counts the calls and serves a Watch stream fed by the test.
+// Volume calls go to the optional functions; others panic.
+type fakeDaemon struct {
+	api.StorageDaemonClient
+
+	available atomic.Int64
+	reads     atomic.Int64
+	// onRead, when set, runs at each GetCapacity with the figures read
+	// (to derive them from the order of the reads).
+	onRead func() int64
+	stream chan *api.CapacityResponse
+
+	create func(*api.CreateVolumeRequest) (*api.VolumeResponse, error)
+	resize func(*api.ResizeVolumeRequest) (*api.VolumeResponse, error)
+}
+
+func capacityOf(avail int64) *api.CapacityResponse {
+	return &api.CapacityResponse{Classes: []*api.ClassCapacity{{Name: "ssd", Default: true, SizeBytes: 1 << 40, AvailableBytes: avail}}}
+}
+
+func (f *fakeDaemon) GetCapacity(context.Context, *api.GetCapacityRequest, ...grpc.CallOption) (*api.CapacityResponse, error) {
+	f.reads.Add(1)
+	if f.onRead != nil {
+		return capacityOf(f.onRead()), nil
+	}
+	return capacityOf(f.available.Load()), nil
+}
+
+func (f *fakeDaemon) Watch(ctx context.Context, _ *api.WatchRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[api.CapacityResponse], error) {
+	return &fakeStream{ctx: ctx, msgs: f.stream}, nil
+}
+
+func (f *fakeDaemon) CreateVolume(_ context.Context, r *api.CreateVolumeRequest, _ ...grpc.CallOption) (*api.VolumeResponse, error) {
+	return f.create(r)
+}
+
+func (f *fakeDaemon) ResizeVolume(_ context.Context, r *api.ResizeVolumeRequest, _ ...grpc.CallOption) (*api.VolumeResponse, error) {
+	return f.resize(r)
+}
+
+type fakeStream struct {
+	grpc.ClientStream
+	ctx  context.Context
+	msgs chan *api.CapacityResponse
+}
+
+func (s *fakeStream) Recv() (*api.CapacityResponse, error) {
+	select {
+	case <-s.ctx.Done():
+		return nil, io.EOF
+	case m := <-s.msgs:
+		return m, nil
+	}
+}
+
+const testNode = "node-1"
+
+// publisherRig is a publisher over a fake daemon and a fake API server
+// holding one Node; patch hooks run around each Node patch.
+type publisherRig struct {
+	p       *CapacityPublisher
+	daemon  *fakeDaemon
+	c       client.Client
+	patches atomic.Int64
+}
+
+func newPublisherRig(t *testing.T, annotations map[string]string, hook func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error) *publisherRig {
+	t.Helper()
+	s, err := Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &publisherRig{daemon: &fakeDaemon{stream: make(chan *api.CapacityResponse)}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: testNode, UID: "uid-1", Annotations: annotations}}
+	r.c = fake.NewClientBuilder().WithScheme(s).WithObjects(node).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			r.patches.Add(1)
+			if hook != nil {
+				return hook(ctx, c, obj, patch)
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	}).Build()
+	r.p = &CapacityPublisher{Client: r.c, Daemon: r.daemon, Driver: csi.LVMDriver("topolvm.io"), NodeName: testNode, Log: testr.New(t)}
+	return r
+}
+
+func (r *publisherRig) node(t *testing.T) *corev1.Node {
+	t.Helper()
+	var n corev1.Node
+	if err := r.c.Get(context.Background(), client.ObjectKey{Name: testNode}, &n); err != nil {
+		t.Fatal(err)
+	}
+	return &n
+}
+
+func (r *publisherRig) revision(t *testing.T) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(r.node(t).Annotations[r.p.Driver.CapacityRevisionAnnotation()], 10, 64)
+	if err != nil {
+		t.Fatalf("revision annotation: %v", err)
+	}
+	return v
+}
+
+func TestCapacityPatch(t *testing.T) {
 	d := csi.LVMDriver("topolvm.io")
 	node := &corev1.Node{}
 	node.Annotations = map[string]string{
 		"capacity.topolvm.io/old":      "5",   // a class the daemon no longer has
 		"capacity.topols.io/fast":      "7",   // another driver's: kept
 		"node.alpha.kubernetes.io/ttl": "0",   // not ours: kept
-		"capacity.topolvm.io/ssd":      "100", // changes
+		"capacity.topolvm.io/ssd":      "200", // the same value: set anyway (the node may be a stale copy)
+		"topolvm.io/capacity-revision": "41",  // replaced, never removed
 	}
+	previous := map[string]string{"capacity.topolvm.io/gone": "9", "capacity.topolvm.io/ssd": "100"}
 	msg := &api.CapacityResponse{Classes: []*api.ClassCapacity{{Name: "ssd", Default: true, AvailableBytes: 200}, {Name: "hdd", AvailableBytes: 300}}}
-	if !applyAnnotations(node, d, Annotations(d, msg)) {
-		t.Fatal("no change reported")
+	got := capacityPatch(node, d, previous, Annotations(d, msg), 42)
+	str := func(s string) *string { return &s }
+	want := map[string]*string{
+		"capacity.topolvm.io/old": nil, "capacity.topolvm.io/gone": nil,
+		"capacity.topolvm.io/ssd": str("200"), "capacity.topolvm.io/00default": str("200"), "capacity.topolvm.io/hdd": str("300"),
+		"topolvm.io/capacity-revision": str("42"),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("patch (-want +got):\n%s", diff)
+	}
+}
+
+// The Node ends up with exactly the daemon's classes, the revision, and
+// everything that is not this driver's capacity untouched.
+func TestSyncReplacesCapacityAnnotations(t *testing.T) {
+	r := newPublisherRig(t, map[string]string{
+		"capacity.topolvm.io/old": "5", "capacity.topols.io/fast": "7", "node.alpha.kubernetes.io/ttl": "0",
+		"topolvm.io/capacity-revision": "3",
+	}, nil)
+	r.daemon.available.Store(200)
+	rev, err := r.p.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := map[string]string{
 		"capacity.topols.io/fast": "7", "node.alpha.kubernetes.io/ttl": "0",
-		"capacity.topolvm.io/ssd": "200", "capacity.topolvm.io/00default": "200", "capacity.topolvm.io/hdd": "300",
+		"capacity.topolvm.io/ssd": "200", "capacity.topolvm.io/00default": "200",
+		"topolvm.io/capacity-revision": strconv.FormatInt(rev, 10),
 	}
-	if diff := cmp.Diff(want, node.Annotations); diff != "" {
+	if diff := cmp.Diff(want, r.node(t).Annotations); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
 	}
-	if applyAnnotations(node, d, Annotations(d, msg)) {
-		t.Error("a second, identical message reported a change")
+	if latest, ok := r.p.Latest(); !ok || latest[0].AvailableBytes != 200 {
+		t.Errorf("Latest() = %v, %v", latest, ok)
 	}
+}
+
+// Revisions grow with every write, also when the clock stands still or is
+// behind the revision a previous process left on the Node.
+func TestCapacityRevisionGrows(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := t0
+	left := t0.UnixNano() + 1000 // by a previous process, whose clock was ahead
+	r := newPublisherRig(t, map[string]string{"topolvm.io/capacity-revision": strconv.FormatInt(left, 10)}, nil)
+	r.p.now = func() time.Time { return clock }
+	ctx := context.Background()
+	var got []int64
+	sync := func(p *CapacityPublisher) {
+		t.Helper()
+		rev, err := p.Sync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if onNode := r.revision(t); onNode != rev {
+			t.Errorf("Sync returned %d, the Node shows %d", rev, onNode)
+		}
+		got = append(got, rev)
+	}
+	sync(r.p)
+	sync(r.p)
+	clock = t0.Add(time.Second)
+	sync(r.p)
+	// The Watch path numbers its writes from the same sequence.
+	r.daemon.available.Store(7)
+	if _, err := r.p.refresh(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, r.revision(t))
+	// A restarted plugin goes on from the Node's revision.
+	restarted := &CapacityPublisher{Client: r.c, Daemon: r.daemon, Driver: r.p.Driver, NodeName: testNode, Log: r.p.Log, now: r.p.now}
+	sync(restarted)
+	s := t0.Add(time.Second).UnixNano()
+	want := []int64{left + 1, left + 2, s, s + 1, s + 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("revisions (-want +got):\n%s", diff)
+	}
+}
+
+// Concurrent Syncs share a write, but only one that started after they
+// were called: callers that arrive while a write is in progress wait for
+// the next one, which reads the figures again.
+func TestSyncCoalesces(t *testing.T) {
+	patching, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	r := newPublisherRig(t, nil, func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error {
+		if first.CompareAndSwap(false, true) {
+			close(patching)
+			<-release
+		}
+		return c.Patch(ctx, obj, patch)
+	})
+	r.daemon.available.Store(1000)
+	ctx := context.Background()
+	type result struct {
+		rev int64
+		err error
+	}
+	firstDone := make(chan result, 1)
+	go func() { rev, err := r.p.Sync(ctx); firstDone <- result{rev, err} }()
+	<-patching // the first write has read 1000 and is patching the Node
+
+	r.daemon.available.Store(900) // a volume created after that read
+	const n = 7
+	later := make(chan result, n)
+	for range n {
+		go func() { rev, err := r.p.Sync(ctx); later <- result{rev, err} }()
+	}
+	waitFor(t, "the callers to join the next write", func() bool {
+		r.p.mu.Lock()
+		defer r.p.mu.Unlock()
+		return r.p.next != nil && r.p.next.callers == n
+	})
+	close(release)
+	f := <-firstDone
+	if f.err != nil {
+		t.Fatal(f.err)
+	}
+	for range n {
+		l := <-later
+		if l.err != nil {
+			t.Fatal(l.err)
+		}
+		if l.rev <= f.rev {
+			t.Errorf("a caller that came during the first write got revision %d, not a later one than %d", l.rev, f.rev)
+		}
+		if l.rev != r.revision(t) {
+			t.Errorf("revision %d, the Node shows %d", l.rev, r.revision(t))
+		}
+	}
+	if got := r.node(t).Annotations["capacity.topolvm.io/ssd"]; got != "900" {
+		t.Errorf("the Node shows %s bytes, want the figures read after the callers came (900)", got)
+	}
+	if p, reads := r.patches.Load(), r.daemon.reads.Load(); p != 2 || reads != 2 {
+		t.Errorf("%d Syncs made %d Node patches and %d reads, want 2 and 2", n+1, p, reads)
+	}
+}
+
+// With Syncs and the Watch path writing at once, the Node's revisions only
+// grow, its figures only get newer, and each Sync's revision carries
+// figures read after the Sync began.
+func TestCapacityWritesNeverGoBack(t *testing.T) {
+	type write struct{ rev, read int64 }
+	var mu sync.Mutex
+	var writes []write
+	r := newPublisherRig(t, nil, func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error {
+		if err := c.Patch(ctx, obj, patch); err != nil {
+			return err
+		}
+		n := obj.(*corev1.Node)
+		rev, _ := strconv.ParseInt(n.Annotations["topolvm.io/capacity-revision"], 10, 64)
+		read, _ := strconv.ParseInt(n.Annotations["capacity.topolvm.io/ssd"], 10, 64)
+		mu.Lock()
+		writes = append(writes, write{rev, read})
+		mu.Unlock()
+		return nil
+	})
+	var reads atomic.Int64 // the figures are the number of the read
+	r.daemon.onRead = func() int64 { return reads.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() { started <- r.p.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-started; err != nil {
+			t.Error(err)
+		}
+	}()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() { // the stream keeps saying something changed
+		for {
+			select {
+			case <-stop:
+				return
+			case r.daemon.stream <- capacityOf(0):
+			}
+		}
+	})
+	type synced struct{ before, rev int64 }
+	var syncs []synced
+	var smu sync.Mutex
+	var callers sync.WaitGroup
+	for range 8 {
+		callers.Go(func() {
+			for range 15 {
+				before := reads.Load()
+				rev, err := r.p.Sync(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				smu.Lock()
+				syncs = append(syncs, synced{before, rev})
+				smu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	callers.Wait()
+	time.Sleep(2 * minInterval) // let the Watch path write too
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	readOf := map[int64]int64{}
+	for i, w := range writes {
+		readOf[w.rev] = w.read
+		if i > 0 && (w.rev <= writes[i-1].rev || w.read < writes[i-1].read) {
+			t.Errorf("write %d (revision %d, read %d) after (revision %d, read %d)", i, w.rev, w.read, writes[i-1].rev, writes[i-1].read)
+		}
+	}
+	for _, s := range syncs {
+		if readOf[s.rev] <= s.before {
+			t.Errorf("Sync returned revision %d with read %d, not after its start (%d reads had happened)", s.rev, readOf[s.rev], s.before)
+		}
+	}
+	t.Logf("%d Syncs, %d Node patches, %d reads", len(syncs), len(writes), reads.Load())
+}
+
+// The Watch path writes when the figures change, not for every message,
+// and retries a failed write without a new message.
+func TestWatchPathWritesChanges(t *testing.T) {
+	var fail atomic.Bool
+	r := newPublisherRig(t, nil, func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error {
+		if fail.Load() {
+			return errors.New("API server down")
+		}
+		return c.Patch(ctx, obj, patch)
+	})
+	r.daemon.available.Store(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() { started <- r.p.Start(ctx) }()
+	defer func() { cancel(); <-started }()
+	shows := func(v string) func() bool {
+		return func() bool { return r.node(t).Annotations["capacity.topolvm.io/00default"] == v }
+	}
+	r.daemon.stream <- capacityOf(100)
+	waitFor(t, "the first figures", shows("100"))
+	rev := r.revision(t)
+	for range 3 {
+		r.daemon.stream <- capacityOf(100)
+	}
+	time.Sleep(3 * minInterval)
+	if p := r.patches.Load(); p != 1 {
+		t.Errorf("%d patches for unchanged figures, want 1", p)
+	}
+	// A change the reconciler publishes with Sync: the Watch path does not
+	// write it again.
+	r.daemon.available.Store(80)
+	r.daemon.stream <- capacityOf(80)
+	synced, err := r.p.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if synced <= rev {
+		t.Errorf("Sync's revision %d after %d", synced, rev)
+	}
+	time.Sleep(3 * minInterval)
+	if p := r.patches.Load(); p != 2 {
+		t.Errorf("after a Sync: %d patches, want 2 (the Watch path skips)", p)
+	}
+	rev = synced
+
+	fail.Store(true)
+	r.daemon.available.Store(50)
+	r.daemon.stream <- capacityOf(50)
+	waitFor(t, "a failed write", func() bool { return r.patches.Load() >= 3 })
+	fail.Store(false)
+	waitFor(t, "the retried write", shows("50"))
+	if next := r.revision(t); next <= rev {
+		t.Errorf("revision %d after %d", next, rev)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
