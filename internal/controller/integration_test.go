@@ -4,6 +4,9 @@ package controller_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,14 +14,22 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	mount "k8s.io/mount-utils"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/toposuite/toposuite/btrfsd"
+	btrfsconfig "github.com/toposuite/toposuite/btrfsd/config"
 	"github.com/toposuite/toposuite/csi"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/internal/daemon"
+	"github.com/toposuite/toposuite/internal/nodeplugin"
 	"github.com/toposuite/toposuite/internal/testutil"
+	"github.com/toposuite/toposuite/lvmd"
+	lvmconfig "github.com/toposuite/toposuite/lvmd/config"
 )
 
 func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
@@ -103,4 +114,182 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 	if err := c.Get(bg, client.ObjectKey{Namespace: ns, Name: "data"}, &got); err == nil && got.DeletionTimestamp.IsZero() {
 		t.Error("the PVC bound to the deleted node was not deleted")
 	}
+}
+
+// TestIntegrationCapacityRevision runs the node plugin over a real storage
+// daemon and API server and checks the capacity contract with the
+// scheduler extender: the moment a LogicalVolume becomes ready (or grown),
+// its status.capacityRevision is set, the Node's revision annotation is at
+// least that, and the Node's capacity annotation already counts the volume.
+func TestIntegrationCapacityRevision(t *testing.T) {
+	t.Run("lvm", func(t *testing.T) {
+		testutil.RequireRoot(t)
+		testutil.RequireTools(t, "lvm")
+		dev := testutil.LoopDevice(t, testutil.Dir(t), 1<<30)
+		env := testutil.NewLVMEnv(t, dev)
+		vg := testutil.UniqueName("revvg")
+		env.VG(t, vg, dev)
+		zero := resource.MustParse("0")
+		// LVM's own activation: in this machine's metadata-only mode the
+		// LVs have no device, which nothing here needs.
+		cfg := &lvmconfig.Config{
+			LVM:           lvmconfig.LVMSettings{Path: "lvm", Env: env.EnvMap()},
+			Activation:    lvmconfig.ActivationLVM,
+			DeviceClasses: []lvmconfig.DeviceClass{{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero}},
+		}
+		cfg.Default()
+		capacityRevisions(t, csi.LVMDriver("topolvm.io"), func(ctx context.Context) (*daemon.Instance, error) {
+			return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
+		})
+	})
+	t.Run("btrfs", func(t *testing.T) {
+		testutil.RequireRoot(t)
+		mnt := testutil.Btrfs(t, 1<<30, true)
+		pool := filepath.Join(mnt, "pool")
+		if err := os.Mkdir(pool, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A budget well under the filesystem's free space, so that the
+		// available bytes are the budget's: each volume's limit takes from it.
+		budget := resource.MustParse("256Mi")
+		cfg := &btrfsconfig.Config{Pools: []btrfsconfig.Pool{{Name: "fast", Path: pool, Default: true, Budget: &budget}}}
+		cfg.Default()
+		capacityRevisions(t, csi.BtrfsDriver("topols.io"), func(ctx context.Context) (*daemon.Instance, error) {
+			return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
+		})
+	})
+}
+
+func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (*daemon.Instance, error)) {
+	const node, n, size = "node-1", 8, 16 << 20
+	cfg, c := testutil.APIServer(t)
+	testutil.Node(t, c, node)
+	dir := testutil.Dir(t)
+	log := testr.NewWithInterface(t, testr.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- nodeplugin.Run(ctx, nodeplugin.Options{
+			Driver: d, NodeName: node, CSISocket: filepath.Join(dir, "node.sock"), TargetRoot: dir,
+			Embedded: start, Publisher: csi.NewDirPublisher(mount.New("")),
+			MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName("node"),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node plugin: %v", err)
+		}
+	})
+	bg := testutil.Context(t)
+	// The Node's default class figures and revision, read straight from the API server.
+	nodeState := func() (free, rev int64) {
+		t.Helper()
+		var no corev1.Node
+		if err := c.Get(bg, client.ObjectKey{Name: node}, &no); err != nil {
+			t.Fatal(err)
+		}
+		free, _ = strconv.ParseInt(no.Annotations[d.CapacityAnnotation("")], 10, 64)
+		rev, _ = strconv.ParseInt(no.Annotations[d.CapacityRevisionAnnotation()], 10, 64)
+		return free, rev
+	}
+	testutil.Eventually(t, "the first capacity annotations", func() bool { free, rev := nodeState(); return free > 0 && rev > 0 })
+	free0, _ := nodeState()
+
+	s, _ := controller.Scheme()
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(bg, &v1.LogicalVolumeList{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// check waits for LogicalVolumes to reach a state and, at the event
+	// that shows it, reads the Node: it must count taken bytes already.
+	lastRev := int64(0)
+	check := func(what string, names map[string]bool, reached func(*v1.LogicalVolume) bool, taken func() int64) {
+		t.Helper()
+		for len(names) > 0 {
+			var ev watch.Event
+			select {
+			case ev = <-w.ResultChan():
+			case <-bg.Done():
+				t.Fatalf("timed out waiting for %d LogicalVolumes to be %s", len(names), what)
+			}
+			lv, ok := ev.Object.(*v1.LogicalVolume)
+			if !ok || !names[lv.Name] {
+				continue
+			}
+			if lv.Status.Code != "" {
+				t.Fatalf("%s: %s: %s", lv.Name, lv.Status.Code, lv.Status.Message)
+			}
+			if !reached(lv) {
+				continue
+			}
+			delete(names, lv.Name)
+			free, rev := nodeState()
+			if lv.Status.CapacityRevision <= 0 || rev < lv.Status.CapacityRevision {
+				t.Errorf("%s %s: capacityRevision %d, the Node's revision %d", lv.Name, what, lv.Status.CapacityRevision, rev)
+			}
+			if rev < lastRev {
+				t.Errorf("the Node's revision went back from %d to %d", lastRev, rev)
+			}
+			lastRev = rev
+			if want := free0 - taken(); free > want {
+				t.Errorf("%s %s: the Node shows %d bytes free at revision %d, want at most %d", lv.Name, what, free, rev, want)
+			}
+		}
+	}
+
+	names := map[string]bool{}
+	var ready int64
+	for i := range n {
+		name := "pvc-rev-" + strconv.Itoa(i)
+		names[name] = true
+		lv := &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: name, Finalizers: []string{v1.Finalizer(d.Name)}},
+			Spec: v1.LogicalVolumeSpec{DriverName: d.Name, Name: name, NodeName: node, Size: *resource.NewQuantity(size, resource.BinarySI)}}
+		if err := c.Create(bg, lv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("ready", names, func(lv *v1.LogicalVolume) bool {
+		if lv.Status.VolumeID == "" {
+			return false
+		}
+		ready += size
+		return true
+	}, func() int64 { return ready })
+	testutil.Eventually(t, "the Node to show every volume", func() bool { free, _ := nodeState(); return free == free0-n*size })
+
+	// Growing a volume: the new revision counts the new size.
+	var lv v1.LogicalVolume
+	if err := c.Get(bg, client.ObjectKey{Name: "pvc-rev-0"}, &lv); err != nil {
+		t.Fatal(err)
+	}
+	before := lv.Status.CapacityRevision
+	patch := client.MergeFrom(lv.DeepCopy())
+	lv.Spec.Size = *resource.NewQuantity(2*size, resource.BinarySI)
+	if err := c.Patch(bg, &lv, patch); err != nil {
+		t.Fatal(err)
+	}
+	check("grown", map[string]bool{lv.Name: true}, func(lv *v1.LogicalVolume) bool {
+		return lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Value() == 2*size
+	}, func() int64 { return (n + 1) * size })
+	if err := c.Get(bg, client.ObjectKey{Name: lv.Name}, &lv); err != nil || lv.Status.CapacityRevision <= before {
+		t.Errorf("capacityRevision %d after growing, %d before (%v)", lv.Status.CapacityRevision, before, err)
+	}
+
+	// Removal needs no revision; the figures come back all the same.
+	for i := range n {
+		if err := c.Delete(bg, &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-rev-" + strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "the volumes to go", func() bool {
+		var list v1.LogicalVolumeList
+		return c.List(bg, &list) == nil && len(list.Items) == 0
+	})
+	testutil.Eventually(t, "the Node to show the space again", func() bool { free, _ := nodeState(); return free == free0 })
 }

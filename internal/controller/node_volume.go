@@ -30,6 +30,18 @@ type NodeVolumeReconciler struct {
 	Driver   string
 	NodeName string
 	Log      logr.Logger
+	// Capacity, when set, publishes the node's capacity after each volume
+	// the daemon creates or grows, before the status says so; its revision
+	// goes into status.capacityRevision in the same write (see
+	// CapacitySyncer). Nil leaves capacityRevision at 0.
+	Capacity CapacitySyncer
+}
+
+// CapacitySyncer is what the reconciler needs of the CapacityPublisher.
+type CapacitySyncer interface {
+	// Sync makes sure the Node's capacity annotations hold figures read
+	// after the call began and returns the revision that carries them.
+	Sync(ctx context.Context) (int64, error)
 }
 
 // +kubebuilder:rbac:groups=topolvm.io,resources=logicalvolumes,verbs=get;list;watch;update;patch
@@ -130,9 +142,16 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 		log.Info("volume cannot be created", "code", code.String(), "error", err.Error())
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
-		log.Info("volume created", "sizeBytes", vol.GetSizeBytes(), "durationMs", time.Since(start).Milliseconds())
+		// The Node counts the volume before anyone learns that it exists:
+		// the scheduler extender subtracts it until the Node shows rev.
+		rev, err := r.syncCapacity(ctx)
+		if err != nil { // retried: creating is idempotent
+			return reconcile.Result{}, fmt.Errorf("publish capacity after creating volume %s: %w", lv.Spec.Name, err)
+		}
+		log.Info("volume created", "sizeBytes", vol.GetSizeBytes(), "capacityRevision", rev, "durationMs", time.Since(start).Milliseconds())
 		lv.Status.VolumeID, lv.Status.Code, lv.Status.Message = vol.GetName(), "", ""
 		lv.Status.CurrentSize = resource.NewQuantity(vol.GetSizeBytes(), resource.BinarySI)
+		lv.Status.CapacityRevision = rev
 	}
 	return reconcile.Result{}, r.Client.Status().Patch(ctx, lv, patch)
 }
@@ -147,11 +166,27 @@ func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *
 		}
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
-		log.Info("volume resized", "sizeBytes", resp.GetVolume().GetSizeBytes())
+		rev, err := r.syncCapacity(ctx)
+		if err != nil { // retried: growing to the same size is a no-op
+			return reconcile.Result{}, fmt.Errorf("publish capacity after resizing volume %s: %w", lv.Spec.Name, err)
+		}
+		log.Info("volume resized", "sizeBytes", resp.GetVolume().GetSizeBytes(), "capacityRevision", rev)
 		lv.Status.Code, lv.Status.Message = "", ""
 		lv.Status.CurrentSize = resource.NewQuantity(resp.GetVolume().GetSizeBytes(), resource.BinarySI)
+		lv.Status.CapacityRevision = rev
 	}
 	return reconcile.Result{}, r.Client.Status().Patch(ctx, lv, patch)
+}
+
+// syncCapacity publishes the node's capacity after a change the daemon
+// made and returns the revision that counts it (0 without a publisher).
+// Removals need none: until the Node shows them, the extender counts the
+// removed volume as taken, which errs on the safe side.
+func (r *NodeVolumeReconciler) syncCapacity(ctx context.Context) (int64, error) {
+	if r.Capacity == nil {
+		return 0, nil
+	}
+	return r.Capacity.Sync(ctx)
 }
 
 func (r *NodeVolumeReconciler) remove(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {

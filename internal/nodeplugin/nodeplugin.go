@@ -93,12 +93,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	rec := &controller.NodeVolumeReconciler{Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver.Name, NodeName: o.NodeName, Log: o.Log.WithName("logicalvolume")}
-	if err := rec.SetupWithManager(mgr); err != nil {
-		return err
-	}
+	// The publisher numbers the Node's capacity annotations; the reconciler
+	// has it publish after each volume it creates or grows and records the
+	// revision in the volume's status, for the scheduler extender.
 	pub := &controller.CapacityPublisher{Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName, Log: o.Log.WithName("capacity")}
 	if err := mgr.Add(pub); err != nil {
+		return err
+	}
+	rec := &controller.NodeVolumeReconciler{
+		Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver.Name, NodeName: o.NodeName,
+		Log: o.Log.WithName("logicalvolume"), Capacity: pub,
+	}
+	if err := rec.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := metrics.Registry.Register(daemon.NewCapacityCollector(pub.Latest, o.NodeName, o.MetricNames)); err != nil {
