@@ -1,6 +1,10 @@
 package csi
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Driver is what differs between the suite's two CSI drivers.
 type Driver struct {
@@ -62,13 +66,35 @@ const (
 // Param returns the full key of a driver-prefixed parameter.
 func (d Driver) Param(key string) string { return d.Name + "/" + key }
 
+// defaultClassKey stands for class "" in capacity annotation keys.
+const defaultClassKey = "00default"
+
 // CapacityAnnotation is the Node annotation holding a class's free bytes;
 // class "" is the node's default class.
 func (d Driver) CapacityAnnotation(class string) string {
 	if class == "" {
-		class = "00default"
+		class = defaultClassKey
 	}
 	return d.CapacityAnnotationPrefix() + class
+}
+
+// CapacityClass is CapacityAnnotation's inverse: the class a key stands
+// for, and whether it is a capacity annotation of d at all.
+func (d Driver) CapacityClass(key string) (string, bool) {
+	class, ok := strings.CutPrefix(key, d.CapacityAnnotationPrefix())
+	if class == defaultClassKey {
+		class = ""
+	}
+	return class, ok
+}
+
+// ParseCapacity reads a capacity annotation's value: a number of bytes.
+func ParseCapacity(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a number of bytes", v)
+	}
+	return n, nil
 }
 
 // CapacityAnnotationPrefix starts every capacity annotation of the driver.

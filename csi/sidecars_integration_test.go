@@ -59,25 +59,7 @@ func sidecars(t *testing.T, p *plugins, classKey, class, fstype string) {
 	c := testutil.Context(t)
 	kc := testutil.Kubeconfig(t, p.cfg)
 
-	// What node-driver-registrar and the kubelet would write for the node.
-	var node corev1.Node
-	if err := p.c.Get(c, client.ObjectKey{Name: nodeName}, &node); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(node.DeepCopy())
-	if node.Labels == nil {
-		node.Labels = map[string]string{}
-	}
-	node.Labels[p.d.TopologyKey] = nodeName
-	if err := p.c.Patch(c, &node, patch); err != nil {
-		t.Fatal(err)
-	}
-	csiNode := &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: nodeName}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
-		{Name: p.d.Name, NodeID: nodeName, TopologyKeys: []string{p.d.TopologyKey}},
-	}}}
-	if err := p.c.Create(c, csiNode); err != nil {
-		t.Fatal(err)
-	}
+	testutil.RegisterCSINode(t, p.c, p.d, nodeName)
 	expand := true
 	immediate := storagev1.VolumeBindingImmediate
 	params := map[string]string{classKey: class}

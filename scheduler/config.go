@@ -25,7 +25,8 @@ const (
 	DefaultListen  = ":9251"
 	DefaultScoring = ScoringSpread
 	// DefaultMaxRequestBytes is far above what kube-scheduler sends for
-	// 5,000 nodes with full Node objects (~15 KiB each, 75 MiB in all).
+	// 5,000 nodes with full Node objects (BenchmarkExtender's kubelet-like
+	// nodes, 20 images each, make 32 MiB; long image lists make more).
 	DefaultMaxRequestBytes = 1 << 30
 	DefaultRequestTimeout  = 30 * time.Second
 	// DefaultInFlightWait bounds how long a filter request waits for the

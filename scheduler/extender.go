@@ -38,17 +38,10 @@ func NewExtender(c *Config, log logr.Logger) *Extender {
 	}
 }
 
-// Ledger returns the extender's ledger (its informers feed it).
-func (e *Extender) Ledger() *Ledger { return e.ledger }
-
-// NodeHandler returns the Node informer's event handler.
-func (e *Extender) NodeHandler() any { return e.nodes.Handler() }
-
 // placement is one candidate node with its figures for the request.
 type placement struct {
 	name string
-	figs nodeFigures
-	ok   bool // the node's figures are known
+	figs nodeFigures // empty for a node the cache does not know: no class fits
 }
 
 // figures returns the candidates of a request with their figures: from
@@ -57,14 +50,14 @@ func (e *Extender) figures(r *request) []placement {
 	if r.Full {
 		out := make([]placement, len(r.Nodes))
 		for i, n := range r.Nodes {
-			out[i] = placement{name: n.Name, figs: readFigures(n.Annotations, e.drivers), ok: true}
+			out[i] = placement{name: n.Name, figs: readFigures(n.Annotations, e.drivers)}
 		}
 		return out
 	}
 	out := make([]placement, len(r.Names))
 	for i, n := range r.Names {
-		f, ok := e.nodes.get(n)
-		out[i] = placement{name: n, figs: f, ok: ok}
+		f, _ := e.nodes.get(n)
+		out[i] = placement{name: n, figs: f}
 	}
 	return out
 }
@@ -79,7 +72,7 @@ func (e *Extender) left(p placement, k classKey) (int64, bool) {
 	return free - e.ledger.Reserved(p.name, k, p.figs.revision[k.Driver]), true
 }
 
-// filterResult is the outcome for each candidate, by index.
+// verdict is the filter's outcome for one candidate.
 type verdict struct {
 	pass   bool
 	reason string

@@ -149,58 +149,27 @@ func (s *scanner) array(elem func() error) error {
 	}
 }
 
-// str reads a string. Strings without escapes (nearly all) are sliced;
-// escaped ones are decoded by encoding/json so \u sequences and surrogate
-// pairs mean what the standard library says they mean.
+// str reads a string. Strings without escapes or invalid UTF-8 (nearly
+// all) are sliced from the input; the others are decoded by encoding/json,
+// so \u sequences, surrogate pairs and invalid bytes (U+FFFD) mean what the
+// standard library says they mean.
 func (s *scanner) str() (string, error) {
 	if err := s.expect('"'); err != nil {
 		return "", err
 	}
 	start := s.pos - 1
-	escaped := false
-	for s.pos < len(s.b) {
-		c := s.b[s.pos]
-		switch {
-		case c == '"':
-			s.pos++
-			if escaped {
-				var out string
-				if err := json.Unmarshal(s.b[start:s.pos], &out); err != nil {
-					return "", s.errorf("invalid string: %v", err)
-				}
-				return out, nil
-			}
-			raw := s.b[start+1 : s.pos-1]
-			if !utf8.Valid(raw) {
-				// encoding/json turns invalid bytes into U+FFFD; so do we.
-				var out string
-				_ = json.Unmarshal(s.b[start:s.pos], &out)
-				return out, nil
-			}
-			return string(raw), nil
-		case c == '\\':
-			if s.pos+1 >= len(s.b) {
-				return "", errEnd
-			}
-			switch s.b[s.pos+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
-			case 'u':
-				if len(s.b)-s.pos < 6 || !isHex(s.b[s.pos+2:s.pos+6]) {
-					return "", s.errorf("invalid \\u escape")
-				}
-				s.pos += 6
-			default:
-				return "", s.errorf("invalid escape")
-			}
-			escaped = true
-		case c < 0x20:
-			return "", s.errorf("control character in string")
-		default:
-			s.pos++
-		}
+	escaped, err := s.skipString()
+	if err != nil {
+		return "", err
 	}
-	return "", errEnd
+	if raw := s.b[start+1 : s.pos-1]; !escaped && utf8.Valid(raw) {
+		return string(raw), nil
+	}
+	var out string
+	if err := json.Unmarshal(s.b[start:s.pos], &out); err != nil {
+		return "", s.errorf("invalid string: %v", err)
+	}
+	return out, nil
 }
 
 func isHex(b []byte) bool {
@@ -227,7 +196,9 @@ func (s *scanner) skip(depth int) error {
 	case c == '[':
 		return s.array(func() error { return s.skip(depth + 1) })
 	case c == '"':
-		return s.skipString()
+		s.pos++
+		_, err := s.skipString()
+		return err
 	case c == 't':
 		return s.literal("true")
 	case c == 'f':
@@ -255,7 +226,8 @@ func (s *scanner) skipObject(depth int) error {
 		} else if c != '"' {
 			return s.errorf("want a string key, got %q", c)
 		}
-		if err := s.skipString(); err != nil {
+		s.pos++
+		if _, err := s.skipString(); err != nil {
 			return err
 		}
 		if err := s.expect(':'); err != nil {
@@ -280,41 +252,40 @@ func (s *scanner) skipObject(depth int) error {
 	}
 }
 
-// skipString checks a string without building it.
-func (s *scanner) skipString() error {
-	s.pos++ // the opening quote, seen by the caller
+// skipString checks a string without building it, from just after its
+// opening quote to past its closing one, and says whether it has escapes.
+func (s *scanner) skipString() (escaped bool, err error) {
 	for s.pos < len(s.b) {
 		c := s.b[s.pos]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if c >= 0x20 && c != '"' && c != '\\' { // the common byte, first
 			s.pos++
 			continue
 		}
 		switch {
 		case c == '"':
 			s.pos++
-			return nil
+			return escaped, nil
 		case c == '\\':
 			if s.pos+1 >= len(s.b) {
-				return errEnd
+				return false, errEnd
 			}
 			switch s.b[s.pos+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.pos += 2
 			case 'u':
 				if len(s.b)-s.pos < 6 || !isHex(s.b[s.pos+2:s.pos+6]) {
-					return s.errorf("invalid \\u escape")
+					return false, s.errorf("invalid \\u escape")
 				}
 				s.pos += 6
 			default:
-				return s.errorf("invalid escape")
+				return false, s.errorf("invalid escape")
 			}
-		case c < 0x20:
-			return s.errorf("control character in string")
-		default:
-			s.pos++
+			escaped = true
+		default: // a control character
+			return false, s.errorf("control character in string")
 		}
 	}
-	return errEnd
+	return false, errEnd
 }
 
 // number checks a number against the JSON grammar:

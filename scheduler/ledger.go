@@ -28,10 +28,10 @@ type Ledger struct {
 
 	mu      sync.RWMutex
 	lvs     map[string]lvEntry           // by object name
-	lvNode  map[string]map[string]bool   // node -> LV object names
+	lvNode  keysByNode                   // node -> LV object names
 	lvUID   map[string]int               // PVC UID (the suffix of a volume name) -> LVs with it
 	pvcs    map[string]pvcEntry          // by namespace/name
-	pvcNode map[string]map[string]bool   // selected node -> PVC keys
+	pvcNode keysByNode                   // selected node -> PVC keys
 	classes map[string]storageClassEntry // StorageClass name -> driver and class
 	waiters map[chan struct{}]struct{}   // woken on every PVC change
 }
@@ -69,8 +69,8 @@ const uidLen = 36
 func NewLedger(drivers []csi.Driver) *Ledger {
 	l := &Ledger{
 		drivers: map[string]csi.Driver{},
-		lvs:     map[string]lvEntry{}, lvNode: map[string]map[string]bool{}, lvUID: map[string]int{},
-		pvcs: map[string]pvcEntry{}, pvcNode: map[string]map[string]bool{},
+		lvs:     map[string]lvEntry{}, lvNode: keysByNode{}, lvUID: map[string]int{},
+		pvcs: map[string]pvcEntry{}, pvcNode: keysByNode{},
 		classes: map[string]storageClassEntry{}, waiters: map[chan struct{}]struct{}{},
 	}
 	for _, d := range drivers {
@@ -156,10 +156,7 @@ func (l *Ledger) setLV(name string, e *lvEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if old, ok := l.lvs[name]; ok {
-		delete(l.lvNode[old.node], name)
-		if len(l.lvNode[old.node]) == 0 {
-			delete(l.lvNode, old.node)
-		}
+		l.lvNode.remove(old.node, name)
 		if l.lvUID[old.uid]--; l.lvUID[old.uid] <= 0 {
 			delete(l.lvUID, old.uid)
 		}
@@ -169,10 +166,7 @@ func (l *Ledger) setLV(name string, e *lvEntry) {
 		return
 	}
 	l.lvs[name] = *e
-	if l.lvNode[e.node] == nil {
-		l.lvNode[e.node] = map[string]bool{}
-	}
-	l.lvNode[e.node][name] = true
+	l.lvNode.add(e.node, name)
 	l.lvUID[e.uid]++
 }
 
@@ -180,19 +174,13 @@ func (l *Ledger) setPVC(key string, e *pvcEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if old, ok := l.pvcs[key]; ok {
-		delete(l.pvcNode[old.selectedNode], key)
-		if len(l.pvcNode[old.selectedNode]) == 0 {
-			delete(l.pvcNode, old.selectedNode)
-		}
+		l.pvcNode.remove(old.selectedNode, key)
 		delete(l.pvcs, key)
 	}
 	if e != nil {
 		l.pvcs[key] = *e
 		if e.selectedNode != "" && !e.bound {
-			if l.pvcNode[e.selectedNode] == nil {
-				l.pvcNode[e.selectedNode] = map[string]bool{}
-			}
-			l.pvcNode[e.selectedNode][key] = true
+			l.pvcNode.add(e.selectedNode, key)
 		}
 	}
 	l.wakeLocked()
@@ -207,6 +195,23 @@ func (l *Ledger) setClass(name string, e *storageClassEntry) {
 		l.classes[name] = *e
 	}
 	l.wakeLocked()
+}
+
+// keysByNode lists object keys by node.
+type keysByNode map[string]map[string]bool
+
+func (x keysByNode) add(node, key string) {
+	if x[node] == nil {
+		x[node] = map[string]bool{}
+	}
+	x[node][key] = true
+}
+
+func (x keysByNode) remove(node, key string) {
+	delete(x[node], key)
+	if len(x[node]) == 0 {
+		delete(x, node)
+	}
 }
 
 // lvEntryOf returns what the ledger keeps of a LogicalVolume, nil when it

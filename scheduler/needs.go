@@ -3,8 +3,6 @@ package scheduler
 import (
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -28,8 +26,26 @@ type need struct {
 	Bytes int64
 }
 
-// defaultClassKey is what csi.Driver.CapacityAnnotation writes for class "".
-var defaultClassKey = strings.TrimPrefix(csi.Driver{}.CapacityAnnotation(""), csi.Driver{}.CapacityAnnotationPrefix())
+// classBytes reads driver d's capacity annotations (class -> bytes);
+// bad names the first malformed one, whose class is left out.
+func classBytes(annotations map[string]string, d csi.Driver) (out map[string]int64, bad error) {
+	for k, v := range annotations {
+		class, ok := d.CapacityClass(k)
+		if !ok {
+			continue
+		}
+		n, err := csi.ParseCapacity(v)
+		if err != nil {
+			bad = fmt.Errorf("annotation %s=%q is not a number of bytes", k, v)
+			continue
+		}
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[class] = n
+	}
+	return out, bad
+}
 
 // podNeeds reads the capacity annotations the pod webhook wrote, in a
 // stable order. A malformed value is an error: the pod's author or another
@@ -37,19 +53,11 @@ var defaultClassKey = strings.TrimPrefix(csi.Driver{}.CapacityAnnotation(""), cs
 func podNeeds(pod *corev1.Pod, drivers []csi.Driver) ([]need, error) {
 	var out []need
 	for _, d := range drivers {
-		prefix := d.CapacityAnnotationPrefix()
-		for k, v := range pod.Annotations {
-			class, ok := strings.CutPrefix(k, prefix)
-			if !ok {
-				continue
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("pod annotation %s=%q is not a number of bytes", k, v)
-			}
-			if class == defaultClassKey {
-				class = ""
-			}
+		classes, err := classBytes(pod.Annotations, d)
+		if err != nil {
+			return nil, fmt.Errorf("pod %w", err)
+		}
+		for class, n := range classes {
 			if n > 0 {
 				out = append(out, need{classKey{d.Name, class}, n})
 			}
@@ -76,25 +84,12 @@ type nodeFigures struct {
 func readFigures(annotations map[string]string, drivers []csi.Driver) nodeFigures {
 	f := nodeFigures{free: map[classKey]int64{}, revision: map[string]int64{}}
 	for _, d := range drivers {
-		prefix := d.CapacityAnnotationPrefix()
-		for k, v := range annotations {
-			class, ok := strings.CutPrefix(k, prefix)
-			if !ok {
-				continue
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				continue
-			}
-			if class == defaultClassKey {
-				class = ""
-			}
+		classes, _ := classBytes(annotations, d)
+		for class, n := range classes {
 			f.free[classKey{d.Name, class}] = n
 		}
-		if v, ok := annotations[d.CapacityRevisionAnnotation()]; ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-				f.revision[d.Name] = n
-			}
+		if n, err := csi.ParseCapacity(annotations[d.CapacityRevisionAnnotation()]); err == nil && n > 0 {
+			f.revision[d.Name] = n
 		}
 	}
 	return f
@@ -104,7 +99,7 @@ func readFigures(annotations map[string]string, drivers []csi.Driver) nodeFigure
 func keepAnnotation(drivers []csi.Driver) func(string) bool {
 	return func(k string) bool {
 		for _, d := range drivers {
-			if strings.HasPrefix(k, d.CapacityAnnotationPrefix()) || k == d.CapacityRevisionAnnotation() {
+			if _, ok := d.CapacityClass(k); ok || k == d.CapacityRevisionAnnotation() {
 				return true
 			}
 		}

@@ -14,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -23,6 +21,7 @@ import (
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/httpserver"
+	"github.com/toposuite/toposuite/internal/scheme"
 )
 
 // Options run the extender.
@@ -43,15 +42,12 @@ type Options struct {
 func Run(ctx context.Context, o Options) error {
 	c := o.Config
 	e := NewExtender(c, o.Log)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
+	s, err := scheme.New()
+	if err != nil {
 		return err
 	}
 	informers, err := cache.New(o.RestConfig, cache.Options{
-		Scheme:           scheme,
+		Scheme:           s,
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject:         map[client.Object]cache.ByObject{&corev1.Node{}: {Transform: TrimNode(e.drivers)}},
 	})
@@ -94,7 +90,6 @@ func Run(ctx context.Context, o Options) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       c.RequestTimeout.Duration,
 		WriteTimeout:      c.RequestTimeout.Duration,
-		ErrorLog:          nil,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -24,15 +24,17 @@ type release struct {
 // (writeSchedulerConfig).
 func (c *Cluster) releases() []release {
 	tag := c.images.tag
-	return []release{
-		{name: "topolvm", namespace: "topolvm-system", chart: "topolvm", values: fmt.Sprintf(`imagePullPolicy: Never
+	// What both driver charts get: the local images, and the pod webhook.
+	driver := fmt.Sprintf(`imagePullPolicy: Never
 controller:
   image: {tag: %[1]q}
 node:
   image: {tag: %[1]q}
 webhook:
   enabled: true
-lvmd:
+`, tag)
+	return []release{
+		{name: "topolvm", namespace: "topolvm-system", chart: "topolvm", values: driver + fmt.Sprintf(`lvmd:
   image: {tag: %[1]q}
   config:
     # DEVELOPMENT ONLY: LVs get loop devices (no device-mapper here).
@@ -43,14 +45,7 @@ lvmd:
         default: true
         spare: 1Gi
 `, tag, vgName)},
-		{name: "topols", namespace: "topols-system", chart: "topols", values: fmt.Sprintf(`imagePullPolicy: Never
-controller:
-  image: {tag: %[1]q}
-node:
-  image: {tag: %[1]q}
-webhook:
-  enabled: true
-btrfsd:
+		{name: "topols", namespace: "topols-system", chart: "topols", values: driver + fmt.Sprintf(`btrfsd:
   image: {tag: %[1]q}
 `, tag)},
 		{name: schedulerRelease, namespace: schedulerNamespace, chart: "topolvm-scheduler", values: fmt.Sprintf(`imagePullPolicy: Never

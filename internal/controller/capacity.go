@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,9 +49,6 @@ func (n *NodeCapacity) read(no *corev1.Node, class string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return v, true
+	v, err := csi.ParseCapacity(s)
+	return v, err == nil
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/toposuite/toposuite/csi"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/scheme"
+	"github.com/toposuite/toposuite/internal/testutil"
 )
 
 // fakeDaemon answers GetCapacity with settable figures of one default
@@ -92,7 +94,7 @@ type publisherRig struct {
 
 func newPublisherRig(t *testing.T, annotations map[string]string, hook func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error) *publisherRig {
 	t.Helper()
-	s, err := Scheme()
+	s, err := scheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestSyncCoalesces(t *testing.T) {
 	for range n {
 		go func() { rev, err := r.p.Sync(ctx); later <- result{rev, err} }()
 	}
-	waitFor(t, "the callers to join the next write", func() bool {
+	testutil.Eventually(t, "the callers to join the next write", func() bool {
 		r.p.mu.Lock()
 		defer r.p.mu.Unlock()
 		return r.p.next != nil && r.p.next.callers == n
@@ -380,7 +382,7 @@ func TestWatchPathWritesChanges(t *testing.T) {
 		return func() bool { return r.node(t).Annotations["capacity.topolvm.io/00default"] == v }
 	}
 	r.daemon.stream <- capacityOf(100)
-	waitFor(t, "the first figures", shows("100"))
+	testutil.Eventually(t, "the first figures", shows("100"))
 	rev := r.revision(t)
 	for range 3 {
 		r.daemon.stream <- capacityOf(100)
@@ -409,22 +411,10 @@ func TestWatchPathWritesChanges(t *testing.T) {
 	fail.Store(true)
 	r.daemon.available.Store(50)
 	r.daemon.stream <- capacityOf(50)
-	waitFor(t, "a failed write", func() bool { return r.patches.Load() >= 3 })
+	testutil.Eventually(t, "a failed write", func() bool { return r.patches.Load() >= 3 })
 	fail.Store(false)
-	waitFor(t, "the retried write", shows("50"))
+	testutil.Eventually(t, "the retried write", shows("50"))
 	if next := r.revision(t); next <= rev {
 		t.Errorf("revision %d after %d", next, rev)
 	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

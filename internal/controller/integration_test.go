@@ -27,6 +27,7 @@ import (
 	"github.com/toposuite/toposuite/internal/controller"
 	"github.com/toposuite/toposuite/internal/daemon"
 	"github.com/toposuite/toposuite/internal/nodeplugin"
+	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
 	"github.com/toposuite/toposuite/lvmd"
 	lvmconfig "github.com/toposuite/toposuite/lvmd/config"
@@ -35,7 +36,7 @@ import (
 func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 	cfg, c := testutil.APIServer(t)
 	d := csi.LVMDriver("topolvm.io")
-	scheme, _ := controller.Scheme()
+	scheme, _ := scheme.New()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +197,7 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 	testutil.Eventually(t, "the first capacity annotations", func() bool { free, rev := nodeState(); return free > 0 && rev > 0 })
 	free0, _ := nodeState()
 
-	s, _ := controller.Scheme()
+	s, _ := scheme.New()
 	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: s})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/scheme"
 )
 
 // fakeSyncer stands for the CapacityPublisher: it hands out revisions and
@@ -42,7 +43,7 @@ func (s *fakeSyncer) Sync(context.Context) (int64, error) {
 
 func reconcilerRig(t *testing.T, capacity CapacitySyncer) (*NodeVolumeReconciler, client.Client, *fakeDaemon, *string) {
 	t.Helper()
-	s, err := Scheme()
+	s, err := scheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

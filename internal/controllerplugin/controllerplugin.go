@@ -27,6 +27,7 @@ import (
 	"github.com/toposuite/toposuite/csi"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/webhook"
 )
 
@@ -54,7 +55,7 @@ type Options struct {
 
 // Run runs the controller plugin until ctx ends.
 func Run(ctx context.Context, o Options) error {
-	scheme, err := controller.Scheme()
+	s, err := scheme.New()
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	mgr, err := ctrl.NewManager(o.RestConfig, ctrl.Options{
-		Scheme: scheme,
+		Scheme: s,
 		Logger: o.Log,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&v1.LogicalVolume{}: {Field: fields.OneTermEqualSelector("spec.driverName", d.Name)},

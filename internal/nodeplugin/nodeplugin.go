@@ -32,6 +32,7 @@ import (
 	"github.com/toposuite/toposuite/internal/controller"
 	"github.com/toposuite/toposuite/internal/daemon"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
+	"github.com/toposuite/toposuite/internal/scheme"
 )
 
 // Options configure a node plugin.
@@ -73,12 +74,12 @@ func Run(ctx context.Context, o Options) error {
 	defer closeConn()
 	daemonClient := api.NewStorageDaemonClient(conn)
 
-	scheme, err := controller.Scheme()
+	s, err := scheme.New()
 	if err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(o.RestConfig, ctrl.Options{
-		Scheme: scheme,
+		Scheme: s,
 		Logger: o.Log,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only this node's objects: the API server filters by the

@@ -104,8 +104,12 @@ func Start(t testing.TB, o Options) *Cluster {
 		testutil.Eventually(t, name+" capacity", func() bool {
 			return c.Get(ctx, client.ObjectKey{Name: name}, &node) == nil && node.Annotations[d.CapacityAnnotation("")] != ""
 		})
+		testutil.RegisterCSINode(t, c, d, name)
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, &node); err != nil {
+			t.Fatal(err)
+		}
 		patch := client.MergeFrom(node.DeepCopy())
-		node.Labels = map[string]string{d.TopologyKey: name, corev1.LabelHostname: name}
+		node.Labels[corev1.LabelHostname] = name
 		// The API server taints new nodes not-ready; no kubelet will lift it.
 		node.Spec.Taints = nil
 		if err := c.Patch(ctx, &node, patch); err != nil {
@@ -118,10 +122,6 @@ func Start(t testing.TB, o Options) *Cluster {
 		node.Status.Allocatable = node.Status.Capacity
 		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "Fake", LastHeartbeatTime: metav1.Now()}}
 		if err := c.Status().Patch(ctx, &node, patch); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Create(ctx, &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
-			{Name: d.Name, NodeID: name, TopologyKeys: []string{d.TopologyKey}}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,13 +8,15 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/toposuite/toposuite/internal/controller"
+	"github.com/toposuite/toposuite/csi"
+	"github.com/toposuite/toposuite/internal/scheme"
 )
 
 // repoRoot is the module's root directory (for the CRDs).
@@ -53,7 +55,7 @@ func APIServer(t testing.TB) (*rest.Config, client.Client) {
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	s, err := controller.Scheme()
+	s, err := scheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +71,29 @@ func Node(t testing.TB, c client.Client, name string) {
 	t.Helper()
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := c.Create(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// RegisterCSINode writes what node-driver-registrar and the kubelet would
+// for driver d on a node (there is no kubelet under envtest): the topology
+// label and the CSINode object.
+func RegisterCSINode(t testing.TB, c client.Client, d csi.Driver, name string) {
+	t.Helper()
+	var node corev1.Node
+	if err := c.Get(t.Context(), client.ObjectKey{Name: name}, &node); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(node.DeepCopy())
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	node.Labels[d.TopologyKey] = name
+	if err := c.Patch(t.Context(), &node, patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(t.Context(), &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
+		{Name: d.Name, NodeID: name, TopologyKeys: []string{d.TopologyKey}}}}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -24,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/toposuite/toposuite/csi"
+	"github.com/toposuite/toposuite/internal/scheme"
 )
 
 const (
@@ -34,10 +34,10 @@ const (
 
 var lvm = csi.LVMDriver("topolvm.io")
 
-func scheme(t testing.TB) *runtime.Scheme {
+func testScheme(t testing.TB) *runtime.Scheme {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
+	s, err := scheme.New()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -135,7 +135,7 @@ func cluster() []client.Object {
 
 func mutator(t testing.TB, d csi.Driver, objs ...client.Object) *PodMutator {
 	t.Helper()
-	s := scheme(t)
+	s := testScheme(t)
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
 	return &PodMutator{Driver: d, Cache: c, API: c, Decoder: admission.NewDecoder(s)}
 }
@@ -424,7 +424,7 @@ func TestInvalidInlineVolumeIsRefused(t *testing.T) {
 // policy of the webhook configuration is Ignore, and an error answer must
 // not be stricter than no answer.
 func TestAPIErrorsFailOpen(t *testing.T) {
-	s := scheme(t)
+	s := testScheme(t)
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(cluster()...).WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			if _, ok := obj.(*corev1.PersistentVolumeClaim); ok {
