@@ -49,6 +49,14 @@ func Up(ctx context.Context, o Options, uo UpOptions) (c *Cluster, err error) {
 		return nil, err
 	}
 	c = &Cluster{o: o, t0: time.Now()}
+	if err := acquireMachineLock(ctx, c.logf); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && !uo.KeepOnFailure {
+			releaseMachineLock()
+		}
+	}()
 	if err := c.loadImages(); err != nil {
 		return nil, err
 	}
@@ -116,8 +124,12 @@ func (c *Cluster) Client() *kubernetes.Clientset { return c.cs }
 // Kubeconfig is the administrator's kubeconfig file.
 func (c *Cluster) Kubeconfig() string { return c.o.Kubeconfig() }
 
-// Down tears the cluster down (see the package Down).
-func (c *Cluster) Down(ctx context.Context) error { return Down(ctx, c.o) }
+// Down tears the cluster down (see the package Down) and lets the next
+// cluster on this machine start.
+func (c *Cluster) Down(ctx context.Context) error {
+	defer releaseMachineLock()
+	return Down(ctx, c.o)
+}
 
 func (c *Cluster) logf(format string, args ...any) {
 	fmt.Fprintf(c.o.Out, "[%6.1fs] %s\n", time.Since(c.t0).Seconds(), fmt.Sprintf(format, args...))
