@@ -65,7 +65,7 @@ func (c *Cluster) WriteToNewPVC(ctx context.Context, namespace, name, storageCla
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name: "writer", Image: "docker.io/toposuite/busybox:" + c.images.tag, ImagePullPolicy: corev1.PullNever,
+				Name: "writer", Image: c.ShellImage(), ImagePullPolicy: corev1.PullNever,
 				Command:      []string{"sh", "-c", fmt.Sprintf(writerScript, mib)},
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
 			}},

@@ -141,7 +141,7 @@ func (c *Cluster) loop(ctx context.Context, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = f.Truncate(diskSize)
+	err = f.Truncate(c.o.DiskSize)
 	f.Close()
 	if err != nil {
 		return "", err

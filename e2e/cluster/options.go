@@ -25,6 +25,9 @@ type Options struct {
 	ImagesDir string
 	// Out receives the progress lines.
 	Out io.Writer
+	// DiskSize is the size in bytes of each node's loop files, one for the
+	// volume group and one for the btrfs pool (sparse; default 10 GiB).
+	DiskSize int64
 }
 
 // Network layout: a host-only bridge, one address per node on it, one pod
@@ -42,8 +45,8 @@ const (
 	vgName = "toposuite"
 	// poolPath is where each node mounts its btrfs pool (the topols chart's default).
 	poolPath = "/var/lib/topols/default"
-	// diskSize is the size of each loop file (sparse).
-	diskSize = 10 << 30
+	// defaultDiskSize is the default size of each loop file (sparse).
+	defaultDiskSize = 10 << 30
 )
 
 func (o *Options) defaults() error {
@@ -90,6 +93,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Out == nil {
 		o.Out = os.Stdout
+	}
+	if o.DiskSize == 0 {
+		o.DiskSize = defaultDiskSize
+	}
+	if o.DiskSize < 1<<30 {
+		return fmt.Errorf("disk size: %d bytes, want at least 1 GiB", o.DiskSize)
 	}
 	return nil
 }

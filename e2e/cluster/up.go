@@ -32,6 +32,10 @@ type UpOptions struct {
 	// KeepOnFailure leaves what was started for inspection when Up fails
 	// (Down removes it later); by default a failed Up tears down.
 	KeepOnFailure bool
+	// DefaultControllerManagerQPS keeps kube-controller-manager at its
+	// default client rate limits (20 QPS, burst 30) instead of 100/200,
+	// for benchmarks at the control plane's defaults.
+	DefaultControllerManagerQPS bool
 }
 
 // Up starts the control plane and o.Nodes kubelet nodes in the lab
@@ -87,10 +91,14 @@ func Up(ctx context.Context, o Options, uo UpOptions) (c *Cluster, err error) {
 		return c, err
 	}
 	c.logf("etcd and kube-apiserver ready at %s", c.server)
-	if err = c.startControllers(ctx); err != nil {
+	if err = c.startControllers(ctx, !uo.DefaultControllerManagerQPS); err != nil {
 		return c, err
 	}
-	c.logf("kube-controller-manager (API QPS raised to 100, burst 200; default 20/30), kube-scheduler (with the topolvm-scheduler extender), snapshot-controller started")
+	kcm := "API QPS raised to 100, burst 200; default 20/30"
+	if uo.DefaultControllerManagerQPS {
+		kcm = "API QPS at its defaults, 20, burst 30"
+	}
+	c.logf("kube-controller-manager (%s), kube-scheduler (with the topolvm-scheduler extender), snapshot-controller started", kcm)
 	if err = c.buildSidecarImages(); err != nil {
 		return c, err
 	}
