@@ -25,7 +25,7 @@ STATICCHECK_VERSION        := v0.8.2
 CONTROLLER_GEN_VERSION     := v0.23.0
 
 # Generated files `make verify` checks are up to date.
-GENERATED := internal/daemonapi internal/api deploy/charts/topolvm/crds deploy/charts/topols/crds
+GENERATED := internal/daemonapi internal/api deploy/charts/topolvm/crds deploy/charts/topols/crds deploy/charts/topolvm-operator/crds
 
 DEBIAN_PACKAGES := lvm2 btrfs-progs xfsprogs e2fsprogs util-linux protobuf-compiler
 # Commands that prove each package above is present (same order).
@@ -52,7 +52,7 @@ build: ## Build every binary into bin/.
 	@for b in $(BINARIES); do echo ">> build $$b"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 .PHONY: test
-test: deps check-binaries test-unit test-integration test-images ## Run the whole suite: unit, real-storage and API-server integration tests, image builds.
+test: deps check-binaries test-unit test-integration test-images test-e2e ## Run the whole suite: unit, real-storage and API-server integration tests, image builds, end-to-end tests on a local cluster.
 	@echo ">> all tests passed"
 
 .PHONY: check-binaries
@@ -98,8 +98,9 @@ verify: tools ## gofmt, go vet, staticcheck, generated code up to date.
 generate: tools ## Regenerate code: gRPC API, deepcopy, CRDs.
 	$(GO) generate ./internal/daemonapi/...
 	controller-gen object paths=./internal/api/...
-	controller-gen crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=deploy/charts/topolvm/crds
-	controller-gen crd:crdVersions=v1 paths=./internal/api/... output:crd:dir=deploy/charts/topols/crds
+	controller-gen crd:crdVersions=v1 paths=./internal/api/topolvm/... output:crd:dir=deploy/charts/topolvm/crds
+	controller-gen crd:crdVersions=v1 paths=./internal/api/topolvm/... output:crd:dir=deploy/charts/topols/crds
+	controller-gen crd:crdVersions=v1 paths=./internal/api/operator/... output:crd:dir=deploy/charts/topolvm-operator/crds
 
 .PHONY: clean
 clean: clean-test-leftovers ## Remove build output.

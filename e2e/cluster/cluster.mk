@@ -11,6 +11,8 @@ CLUSTER_BIN      := $(CURDIR)/bin/toposuite-cluster
 CLUSTER_DIR      ?= $(or $(TOPOSUITE_CLUSTER_DIR),/var/tmp/toposuite-cluster)
 CLUSTER_NODES    ?= 3
 E2E_TIMEOUT      ?= 30m
+# Lab directory of the end-to-end tests' cluster (make test-e2e).
+E2E_DIR          ?= /var/tmp/toposuite-e2e
 # Debian packages the nodes need, and a command proving each (same order).
 CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables iproute2 lvm2 btrfs-progs
 CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables ip lvm mkfs.btrfs
@@ -49,7 +51,8 @@ cluster-up: deps cluster-deps tools-e2e images cluster-build ## Start the cluste
 	'$(CLUSTER_BIN)' up $(CLUSTER_FLAGS) --nodes $(CLUSTER_NODES)
 
 .PHONY: test-e2e
-test-e2e: deps cluster-deps tools-e2e images ## End-to-end tests on a fresh local cluster, torn down afterwards (root).
-	@echo ">> end-to-end tests (a local cluster with $(CLUSTER_NODES) kubelet nodes)"
-	TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
-	  $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./$(CLUSTER_SRC)/
+test-e2e: deps cluster-deps tools-e2e images cluster-build ## End-to-end tests on one fresh local cluster, torn down afterwards, also after a crash (root).
+	@echo ">> end-to-end tests (one local cluster with $(CLUSTER_NODES) kubelet nodes in $(E2E_DIR))"
+	@trap "'$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
+	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
+	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./$(CLUSTER_SRC)/

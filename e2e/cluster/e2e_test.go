@@ -4,8 +4,6 @@ package cluster
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,67 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The node inits and the service proxy are this test binary, started again.
-func TestMain(m *testing.M) {
-	RunHelperIfAsked()
-	os.Exit(m.Run())
-}
-
-// upForTest starts a cluster in its own lab directory and tears it down
-// at cleanup. Without root or the tools it skips, or fails under make
-// (TOPOSUITE_REQUIRE_ENVTEST).
-func upForTest(t *testing.T) *Cluster {
-	t.Helper()
-	o := Options{Dir: os.Getenv("TOPOSUITE_E2E_DIR"), Out: testWriter{t}}
-	if o.Dir == "" {
-		o.Dir = "/var/tmp/toposuite-e2e"
-	}
-	if n, err := strconv.Atoi(os.Getenv("TOPOSUITE_E2E_NODES")); err == nil {
-		o.Nodes = n
-	}
-	skip := t.Skipf
-	if os.Getenv("TOPOSUITE_REQUIRE_ENVTEST") != "" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("the local cluster needs root")
-	}
-	probe := o
-	if err := probe.defaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := probe.checkTools(); err != nil {
-		skip("%v", err)
-	}
-	t0 := time.Now()
-	c, err := Up(context.Background(), o, UpOptions{})
-	if err != nil {
-		t.Fatalf("cluster up: %v", err)
-	}
-	t.Logf("cluster up (%d nodes, both drivers) in %.1f s", c.o.Nodes, time.Since(t0).Seconds())
-	t.Cleanup(func() {
-		t0 := time.Now()
-		if err := c.Down(context.Background()); err != nil {
-			t.Errorf("cluster down: %v", err)
-		}
-		t.Logf("cluster down in %.1f s", time.Since(t0).Seconds())
-	})
-	return c
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // TestE2E: on each driver, a WaitForFirstConsumer PVC and a pod writing
 // 64 MiB to it: bound, mounted, the data written, the LV or subvolume on
 // the pod's node, the pod's capacity request from the driver's webhook;
 // then deleting the PVC removes the volume.
 func TestE2E(t *testing.T) {
-	c := upForTest(t)
+	c := sharedCluster(t)
 	ctx := context.Background()
 	const ns = "e2e"
 	if _, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
