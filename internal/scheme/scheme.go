@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	operatorv1alpha1 "github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 )
 
@@ -15,6 +16,9 @@ import (
 func New() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := operatorv1alpha1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	return s, v1.AddToScheme(s)

@@ -39,7 +39,10 @@ func APIServer(t testing.TB) (*rest.Config, client.Client) {
 	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) }) // envtest logs through the global logger
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "deploy", "charts", "topolvm", "crds")},
+		CRDDirectoryPaths: []string{
+			filepath.Join(repoRoot(), "deploy", "charts", "topolvm", "crds"),
+			filepath.Join(repoRoot(), "deploy", "charts", "topolvm-operator", "crds"),
+		},
 		ErrorIfCRDPathMissing: true,
 	}
 	// Tests need no durability: etcd skips fsync (TESTBED.md §5).
