@@ -13,6 +13,9 @@ CLUSTER_NODES    ?= 3
 E2E_TIMEOUT      ?= 30m
 # Lab directory of the end-to-end tests' cluster (make test-e2e).
 E2E_DIR          ?= /var/tmp/toposuite-e2e
+# Parallel end-to-end tests: they wait on the cluster, not on the CPU, so
+# more than go test's default (GOMAXPROCS, 2 here).
+E2E_PARALLEL     ?= 8
 # Debian packages the nodes need, and a command proving each (same order).
 CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables iproute2 lvm2 btrfs-progs
 CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables ip lvm mkfs.btrfs
@@ -55,4 +58,4 @@ test-e2e: deps cluster-deps tools-e2e images cluster-build ## End-to-end tests o
 	@echo ">> end-to-end tests (one local cluster with $(CLUSTER_NODES) kubelet nodes in $(E2E_DIR))"
 	@trap "'$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
 	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
-	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./$(CLUSTER_SRC)/
+	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -v -run E2E ./$(CLUSTER_SRC)/

@@ -19,6 +19,7 @@ import (
 // the pod's node, the pod's capacity request from the driver's webhook;
 // then deleting the PVC removes the volume.
 func TestE2E(t *testing.T) {
+	t.Parallel()
 	c := sharedCluster(t)
 	ctx := context.Background()
 	const ns = "e2e"
