@@ -108,6 +108,12 @@ func TestChartsTopolsPoolsAndPrepare(t *testing.T) {
 	if !hasMountAt(prep, "/dev") {
 		t.Error("btrfsd-prepare does not mount /dev")
 	}
+	// A refused device must not keep the node plugin from serving the pools
+	// that exist; the operator's agent reads the report on the host.
+	wantArgs(t, prep, "--keep-going", "--report-file=/run/toposuite/prepare/btrfsd.json")
+	if _, v := mountAt(t, spec, prep, "/run/toposuite/prepare"); v.HostPath == nil || v.HostPath.Path != "/run/toposuite/prepare" {
+		t.Errorf("btrfsd-prepare's report directory is %+v, want the host's /run/toposuite/prepare", v)
+	}
 	cfg := btrfsdConfig(t, r, "ls-topols-btrfsd")
 	if len(cfg.Pools) != 2 {
 		t.Errorf("pools %+v", cfg.Pools)

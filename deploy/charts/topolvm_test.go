@@ -488,6 +488,12 @@ func TestChartsTopolvmPrepareEmbedded(t *testing.T) {
 			t.Errorf("lvmd-prepare does not mount %s", p)
 		}
 	}
+	// A refused device must not keep lvmd from serving the volume groups
+	// that exist; the operator's agent reads the report on the host.
+	wantArgs(t, prep, "--keep-going", "--report-file=/run/toposuite/prepare/lvmd.json")
+	if _, v := mountAt(t, spec, prep, "/run/toposuite/prepare"); v.HostPath == nil || v.HostPath.Path != "/run/toposuite/prepare" {
+		t.Errorf("lvmd-prepare's report directory is %+v, want the host's /run/toposuite/prepare", v)
+	}
 }
 
 // checkRBAC checks the driver's ClusterRoles and bindings: named after the

@@ -36,7 +36,10 @@ func localPreparer(cfg *config.Config, log logr.Logger) *prepare.Preparer {
 func newPrepareCommand(o *Options) *cobra.Command { return prepareCommand(o, localPreparer) }
 
 func prepareCommand(o *Options, newPreparer preparerFunc) *cobra.Command {
-	var dryRun bool
+	var (
+		dryRun bool
+		ro     cli.ReportOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "prepare",
 		Short: "make and mount the btrfs filesystems the pools declare",
@@ -56,8 +59,10 @@ are never touched, and devices are never added to an existing filesystem.
 
 The mount does not survive a reboot: run prepare again at boot (the node
 plugin or a systemd unit does). The report is printed as JSON on stdout and
-logged on stderr. The exit code is non-zero when a device was refused or a
-command failed.`,
+logged on stderr, and with --report-file written to a file too. The exit code
+is non-zero when a device was refused or a command failed, unless --keep-going
+is given (as the node plugin's init container does: the daemon then starts
+with the pools that exist).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := o.Log.Logger(cmd)
@@ -72,9 +77,10 @@ command failed.`,
 				return fmt.Errorf("invalid config %s:\n%w", o.ConfigPath, err)
 			}
 			rep, err := newPreparer(cfg, log).Prepare(cli.ContextOrBackground(cmd), cfg.Pools, prepare.Options{DryRun: dryRun})
-			return cli.FinishReport(cmd, log, rep, rep != nil, err)
+			return cli.FinishReport(cmd, log, rep, rep != nil, err, ro)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "inspect and report what would be done without changing anything")
+	ro.AddFlags(cmd.Flags())
 	return cmd
 }

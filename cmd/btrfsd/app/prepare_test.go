@@ -136,6 +136,33 @@ func TestPrepareCommandFailsOnRefusal(t *testing.T) {
 	}
 }
 
+// The chart's init container runs prepare with --keep-going: a refused
+// device must not keep the node plugin from starting, and the report file
+// says why.
+func TestPrepareCommandKeepsGoingOnRefusal(t *testing.T) {
+	s := exectest.New(t, inspectSteps(t, "ext4")...)
+	var cfg *config.Config
+	cmd := prepareCommand(&Options{ConfigPath: writePrepareConfig(t, prepareConfig)}, scripted(s, &quotaOn{}, &cfg))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	file := filepath.Join(t.TempDir(), "btrfsd.json")
+	cmd.SetArgs([]string{"--keep-going", "--report-file", file})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("err = %v, want none with --keep-going", err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep prepare.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Pools) != 1 || rep.Pools[0].Result != prepare.ResultRefused {
+		t.Errorf("report file = %s", b)
+	}
+}
+
 func TestPrepareCommandValidatesBeforeRunning(t *testing.T) {
 	s := exectest.New(t)
 	var cfg *config.Config

@@ -35,7 +35,10 @@ func localRunner(s config.LVMSettings) exec.Runner {
 func newPrepareCommand(o *Options) *cobra.Command { return prepareCommand(o, localRunner) }
 
 func prepareCommand(o *Options, newRunner runnerFunc) *cobra.Command {
-	var dryRun bool
+	var (
+		dryRun bool
+		ro     cli.ReportOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "prepare",
 		Short: "create or extend the volume groups the config declares",
@@ -50,8 +53,10 @@ volume group, a read-only device or one smaller than minDeviceSize is always
 refused. A volume group with a refused device is left unchanged. A device
 removed from the declaration stays in its volume group.
 
-The report is printed as JSON on stdout and logged on stderr. The exit code is
-non-zero when a device was refused or a command failed.`,
+The report is printed as JSON on stdout, logged on stderr, and with
+--report-file written to a file too. The exit code is non-zero when a device
+was refused or a command failed, unless --keep-going is given (as the chart's
+init container does: lvmd then starts and serves the volume groups that exist).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := o.Log.Logger(cmd)
@@ -65,10 +70,11 @@ non-zero when a device was refused or a command failed.`,
 			r := newRunner(cfg.LVM)
 			p := prepare.New(disk.New(r), lvm.New(r, cfg.LVM.Path), log)
 			rep, err := p.Prepare(cli.ContextOrBackground(cmd), cfg.VolumeGroups, prepare.Options{DryRun: dryRun})
-			return cli.FinishReport(cmd, log, rep, rep != nil, err)
+			return cli.FinishReport(cmd, log, rep, rep != nil, err, ro)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "inspect and report what would be done without changing anything")
+	ro.AddFlags(cmd.Flags())
 	return cmd
 }
 

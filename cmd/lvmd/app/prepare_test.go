@@ -116,6 +116,28 @@ func TestPrepareCommandFailsOnRefusal(t *testing.T) {
 	}
 }
 
+// The chart's init container runs prepare with --keep-going: a refused
+// device must not keep lvmd from starting, and the report file says why.
+func TestPrepareCommandKeepsGoingOnRefusal(t *testing.T) {
+	s := exectest.New(t, prepareSteps(t, "/sbin/lvm", "ext4")...)
+	var settings config.LVMSettings
+	cmd := prepareCommand(&Options{ConfigPath: writePrepareConfig(t, prepareConfig)}, scriptedRunner(s, &settings))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	file := filepath.Join(t.TempDir(), "reports", "lvmd.json")
+	cmd.SetArgs([]string{"--keep-going", "--report-file", file})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("err = %v, want none with --keep-going", err)
+	}
+	var rep prepare.Report
+	if err := json.Unmarshal([]byte(readAppTestdata(t, file)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Refusals(); len(got) != 1 || !strings.Contains(got[0], "/dev/loop2: has a filesystem (ext4)") {
+		t.Errorf("refusals in the report file = %q", got)
+	}
+}
+
 func TestPrepareCommandValidatesBeforeRunning(t *testing.T) {
 	s := exectest.New(t)
 	var settings config.LVMSettings

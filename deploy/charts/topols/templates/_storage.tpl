@@ -66,6 +66,12 @@ node plugin's. nodeName is left to $NODE_NAME.
 - name: btrfsd-config
   configMap:
     name: {{ include "toposuite.btrfsd.name" . }}
+{{- if .Values.btrfsd.prepare.enabled }}
+- name: prepare-reports
+  hostPath:
+    path: {{ include "toposuite.btrfsd.prepareReportDir" . }}
+    type: DirectoryOrCreate
+{{- end }}
 {{- range splitList "\n" (include "toposuite.btrfsd.poolPaths" .) }}
 - name: pool-{{ sha256sum . | trunc 10 }}
   hostPath:
@@ -75,8 +81,18 @@ node plugin's. nodeName is left to $NODE_NAME.
 {{- end -}}
 
 {{/*
+Where `btrfsd prepare` leaves its report on the host, for the operator's node
+agent; the topolvm chart's lvmd prepare uses the same
+directory.
+*/}}
+{{- define "toposuite.btrfsd.prepareReportDir" -}}/run/toposuite/prepare{{- end -}}
+
+{{/*
 `btrfsd prepare` before the node plugin starts: builds and mounts the pools
-that have a filesystem block; the mounts reach the host (Bidirectional).
+that have a filesystem block; the mounts reach the host (Bidirectional). It
+goes on (--keep-going) when a device is refused, so that the node plugin
+starts with the pools that exist; its report on the host says what was not
+done.
 */}}
 {{- define "toposuite.node.initContainers" -}}
 {{- if .Values.btrfsd.prepare.enabled -}}
@@ -86,6 +102,8 @@ that have a filesystem block; the mounts reach the host (Bidirectional).
   args:
     - prepare
     - --config={{ include "toposuite.btrfsd.configPath" . }}
+    - --keep-going
+    - --report-file={{ include "toposuite.btrfsd.prepareReportDir" . }}/btrfsd.json
     - --log-format={{ .Values.logFormat }}
     - --log-level={{ .Values.logLevel }}
   securityContext:
@@ -93,6 +111,8 @@ that have a filesystem block; the mounts reach the host (Bidirectional).
   volumeMounts:
     - name: dev
       mountPath: /dev
+    - name: prepare-reports
+      mountPath: {{ include "toposuite.btrfsd.prepareReportDir" . }}
     - name: btrfsd-config
       mountPath: {{ include "toposuite.btrfsd.configPath" . | dir }}
       readOnly: true

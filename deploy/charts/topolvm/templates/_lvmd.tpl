@@ -81,9 +81,28 @@ harmless when lvm.commandPrefix runs it in the host's namespaces.
 {{- end -}}
 
 {{/*
+Where `lvmd prepare` leaves its report on the host, for the operator's node
+agent; the same directory in every chart that runs prepare.
+*/}}
+{{- define "toposuite.lvmd.prepareReportDir" -}}/run/toposuite/prepare{{- end -}}
+
+{{/* The host directory of prepare's report, for (dict "values"); empty without prepare. */}}
+{{- define "toposuite.lvmd.prepareVolumes" -}}
+{{- if .values.prepare.enabled -}}
+- name: prepare-reports
+  hostPath:
+    path: {{ include "toposuite.lvmd.prepareReportDir" . }}
+    type: DirectoryOrCreate
+{{- end -}}
+{{- end -}}
+
+{{/*
 toposuite.lvmd.prepareContainer: an init container running `lvmd prepare`
 (build the volume groups declared under config.volumeGroups), for
-(dict "root" "values"). Rendered only when values.prepare.enabled.
+(dict "root" "values"). Rendered only when values.prepare.enabled. It goes
+on (--keep-going) when a device is refused or a command fails, so that lvmd
+starts and serves the volume groups that exist; the report it leaves on the
+host says what was not done.
 */}}
 {{- define "toposuite.lvmd.prepareContainer" -}}
 {{- if .values.prepare.enabled }}
@@ -93,6 +112,8 @@ toposuite.lvmd.prepareContainer: an init container running `lvmd prepare`
   args:
     - prepare
     - --config={{ include "toposuite.lvmd.configPath" . }}
+    - --keep-going
+    - --report-file={{ include "toposuite.lvmd.prepareReportDir" . }}/lvmd.json
     - --log-format={{ .root.Values.logFormat }}
     - --log-level={{ .root.Values.logLevel }}
   securityContext:
@@ -100,6 +121,8 @@ toposuite.lvmd.prepareContainer: an init container running `lvmd prepare`
   volumeMounts:
     - name: dev
       mountPath: /dev
+    - name: prepare-reports
+      mountPath: {{ include "toposuite.lvmd.prepareReportDir" . }}
     {{- include "toposuite.lvmd.hostVolumeMounts" . | nindent 4 }}
 {{- end }}
 {{- end -}}
@@ -210,6 +233,7 @@ spec:
             path: {{ .values.socketDir }}
             type: DirectoryOrCreate
         {{- include "toposuite.lvmd.hostVolumes" . | nindent 8 }}
+        {{- with include "toposuite.lvmd.prepareVolumes" . }}{{ . | nindent 8 }}{{ end }}
 {{- if and .values.metrics.enabled .values.metrics.service.enabled }}
 ---
 apiVersion: v1

@@ -41,6 +41,7 @@ chart defines the same templates for btrfsd.
 {{- define "toposuite.node.daemonVolumes" -}}
 {{- if eq .Values.lvmd.mode "embedded" -}}
 {{- include "toposuite.lvmd.hostVolumes" (dict "name" (include "toposuite.lvmd.name" .)) -}}
+{{- with include "toposuite.lvmd.prepareVolumes" (dict "values" .Values.lvmd) }}{{ . | nindent 0 }}{{ end -}}
 {{- else -}}
 - name: lvmd-socket-dir
   hostPath:
