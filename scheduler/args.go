@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -17,6 +18,10 @@ type candidate struct {
 	// raw is the node's JSON exactly as kube-scheduler sent it, to send back
 	// for the nodes that pass the filter (full-object mode only).
 	raw []byte
+	// gap is the number of bytes between the previous node's raw bytes and
+	// this node's (a comma and white space), -1 for the first node: the
+	// filter sends neighbours that both pass as one slice of the request.
+	gap int
 }
 
 // request is an extenderv1.ExtenderArgs as far as the extender reads it.
@@ -103,14 +108,19 @@ func (s *scanner) nodeList(out *[]candidate, keep func(string) bool) error {
 			return err
 		}
 		*out = (*out)[:0]
+		prevEnd := -1
 		return s.array(func() error {
 			s.ws()
 			start := s.pos
-			var n candidate
+			n := candidate{gap: -1}
+			if prevEnd >= 0 {
+				n.gap = start - prevEnd
+			}
 			if err := s.node(&n, keep); err != nil {
 				return err
 			}
 			n.raw = s.b[start:s.pos]
+			prevEnd = s.pos
 			*out = append(*out, n)
 			return nil
 		})
@@ -143,12 +153,19 @@ func (s *scanner) node(n *candidate, keep func(string) bool) error {
 					return err
 				}
 				return s.object(func(k string) error {
+					if !keep(k) {
+						// Still checked: it goes back to kube-scheduler.
+						if c, err := s.peek(); err != nil || c != '"' && c != 'n' {
+							return cmp.Or(err, s.errorf("annotation %q: want a string or null", k))
+						}
+						return s.skip(3)
+					}
 					v := "" // a null value stores "", as encoding/json does
 					isNull, err := s.null()
 					if err == nil && !isNull {
 						v, err = s.str()
 					}
-					if err == nil && keep(k) {
+					if err == nil {
 						if n.Annotations == nil {
 							n.Annotations = map[string]string{}
 						}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -106,26 +107,7 @@ func (e *Extender) serveFilter(w http.ResponseWriter, r *http.Request, req *requ
 	}
 	failed := extenderv1.FailedNodesMap{}
 	if req.Full {
-		// The nodes that pass go back exactly as they came: re-encoding
-		// thousands of Node objects would cost more than deciding.
-		out.WriteString(`{"Nodes":{"metadata":{},"items":[`)
-		first := true
-		for i, v := range verdicts {
-			if !v.pass {
-				failed[req.Nodes[i].Name] = v.reason
-				continue
-			}
-			if !first {
-				out.WriteByte(',')
-			}
-			first = false
-			out.Write(req.Nodes[i].raw)
-		}
-		out.WriteString(`]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":`)
-		_ = json.NewEncoder(out).Encode(failed)
-		out.Truncate(out.Len() - 1) // Encode's newline
-		out.WriteString(`,"Error":""}`)
-		writeJSON(w, out)
+		writeFullNodes(w, req, verdicts, out)
 		return
 	}
 	names := make([]string, 0, len(verdicts))
@@ -142,6 +124,50 @@ func (e *Extender) serveFilter(w http.ResponseWriter, r *http.Request, req *requ
 		NodeNames: &names, FailedNodes: extenderv1.FailedNodesMap{}, FailedAndUnresolvableNodes: failed,
 	})
 	writeJSON(w, out)
+}
+
+// writeFullNodes answers a filter request that carried full Node objects.
+// The nodes that pass go back exactly as they came: re-encoding thousands
+// of Node objects would cost more than deciding. Neighbours that both pass
+// are one slice of the request body (with the comma between them), and
+// the slices are written from the request's own bytes: with ample space
+// the answer is the request's node list again, megabytes not worth a copy.
+func writeFullNodes(w http.ResponseWriter, req *request, verdicts []verdict, out *bytes.Buffer) {
+	failed := extenderv1.FailedNodesMap{}
+	var runs [][]byte
+	size := 0
+	for i, v := range verdicts {
+		n := req.Nodes[i]
+		if !v.pass {
+			failed[n.Name] = v.reason
+			continue
+		}
+		if k := len(runs) - 1; k >= 0 && i > 0 && verdicts[i-1].pass && n.gap >= 0 {
+			// The previous node ends this run, and the request's bytes
+			// run on to this one: widen the run (its capacity is the body's).
+			runs[k] = runs[k][:len(runs[k])+n.gap+len(n.raw)]
+			size += n.gap + len(n.raw)
+			continue
+		}
+		runs = append(runs, n.raw)
+		size += len(n.raw)
+	}
+	const head = `{"Nodes":{"metadata":{},"items":[`
+	out.WriteString(`]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":`)
+	_ = json.NewEncoder(out).Encode(failed)
+	out.Truncate(out.Len() - 1) // Encode's newline
+	out.WriteString(`,"Error":""}`)
+	size += len(head) + max(len(runs)-1, 0) + out.Len()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(size))
+	_, _ = io.WriteString(w, head)
+	for i, r := range runs {
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		_, _ = w.Write(r)
+	}
+	_, _ = w.Write(out.Bytes())
 }
 
 func (e *Extender) servePrioritize(w http.ResponseWriter, r *http.Request, req *request, out *bytes.Buffer) {

@@ -56,6 +56,53 @@ func TestHTTPFilterFullNodes(t *testing.T) {
 	}
 }
 
+// TestHTTPFilterFullNodeRuns sends passing and failing nodes in every
+// pattern of neighbours, in indented JSON (white space between the
+// items), over a real connection: the answer must carry exactly the
+// passing nodes, whole and in order, with a Content-Length that matches.
+func TestHTTPFilterFullNodeRuns(t *testing.T) {
+	e := testExtender(t, nil)
+	srv := httptest.NewServer(e.Handler(1<<20, http.NotFoundHandler()))
+	defer srv.Close()
+	pod := capPod("u", map[string]string{"capacity.topolvm.io/00default": strconv.FormatInt(2*gi, 10)})
+	for _, pattern := range []string{"p", "f", "pp", "ff", "pf", "fp", "ppfpp", "fpfpf", "pppfffppp", "fffpppfff"} {
+		var nodes corev1.NodeList
+		var want []string
+		for i, c := range pattern {
+			free := int64(gi)
+			if c == 'p' {
+				free = 4 * gi
+				want = append(want, "n"+strconv.Itoa(i))
+			}
+			nodes.Items = append(nodes.Items, testNode("n"+strconv.Itoa(i), nodeAnn(map[string]int64{"00default": free}, 0)))
+		}
+		body, _ := json.MarshalIndent(extenderv1.ExtenderArgs{Pod: pod, Nodes: &nodes}, "", "  ")
+		resp, err := http.Post(srv.URL+FilterPath, "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(out)) {
+			t.Fatalf("%s: status %d, Content-Length %d, %d bytes read, %v", pattern, resp.StatusCode, resp.ContentLength, len(out), err)
+		}
+		var res extenderv1.ExtenderFilterResult
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("%s: %v: %s", pattern, err, out)
+		}
+		var got []string
+		for _, n := range res.Nodes.Items {
+			got = append(got, n.Name)
+			if len(n.Status.Conditions) == 0 {
+				t.Errorf("%s: node %s did not come back whole", pattern, n.Name)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") || len(res.FailedAndUnresolvableNodes) != len(pattern)-len(want) {
+			t.Errorf("%s: passed %v, want %v; failed %v", pattern, got, want, res.FailedAndUnresolvableNodes)
+		}
+	}
+}
+
 func TestHTTPFilterNames(t *testing.T) {
 	e := testExtender(t, nil)
 	h := e.Handler(1<<20, http.NotFoundHandler())

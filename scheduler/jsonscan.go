@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -181,111 +183,192 @@ func isHex(b []byte) bool {
 	return true
 }
 
-// skip passes over one value of any kind, checking it.
+// skip passes over one value of any kind, checking it. It is one loop
+// with an explicit stack rather than a recursive descent: most of a Node
+// is skipped, and a call per token cost more than the checks themselves.
+// depth is the nesting of the value, for the bound on depth.
 func (s *scanner) skip(depth int) error {
-	if depth > maxDepth {
-		return s.errorf("exceeded max depth")
+	// open holds, per container entered, whether it is an object.
+	var open [64]bool
+	stack := open[:0]
+	b, i := s.b, s.pos
+	fail := func(at int, format string, a ...any) error {
+		s.pos = at
+		if at >= len(b) {
+			return errEnd
+		}
+		return s.errorf(format, a...)
 	}
-	c, err := s.peek()
-	if err != nil {
-		return err
+	const (
+		wantValue = iota
+		wantKey
+		afterValue
+	)
+	state := wantValue
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			s.pos = i
+			return errEnd
+		}
+		c := b[i]
+		switch state {
+		case wantKey:
+			if c != '"' {
+				return fail(i, "want a string key, got %q", c)
+			}
+			s.pos = i + 1
+			if _, err := s.skipString(); err != nil {
+				return err
+			}
+			if i = skipSpace(b, s.pos); i >= len(b) || b[i] != ':' {
+				return fail(i, "want ':' after an object key")
+			}
+			i++
+			state = wantValue
+		case afterValue:
+			if len(stack) == 0 {
+				s.pos = i
+				return nil
+			}
+			inObject := stack[len(stack)-1]
+			switch {
+			case c == ',' && inObject:
+				state = wantKey
+			case c == ',':
+				state = wantValue
+			case c == '}' && inObject, c == ']' && !inObject:
+				stack = stack[:len(stack)-1]
+			case inObject:
+				return fail(i, "want ',' or '}' in object, got %q", c)
+			default:
+				return fail(i, "want ',' or ']' in array, got %q", c)
+			}
+			i++
+		default: // wantValue
+			state = afterValue
+			switch {
+			case c == '{' || c == '[':
+				if depth+len(stack) >= maxDepth {
+					return fail(i, "exceeded max depth")
+				}
+				i = skipSpace(b, i+1)
+				if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
+					i++ // empty
+					break
+				}
+				stack = append(stack, c == '{')
+				if c == '{' {
+					state = wantKey
+				} else {
+					state = wantValue
+				}
+			case c == '"':
+				s.pos = i + 1
+				if _, err := s.skipString(); err != nil {
+					return err
+				}
+				i = s.pos
+			case c == 't', c == 'f', c == 'n':
+				lit := "null"
+				if c == 't' {
+					lit = "true"
+				} else if c == 'f' {
+					lit = "false"
+				}
+				if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+					return fail(i, "invalid literal")
+				}
+				i += len(lit)
+			case c == '-' || '0' <= c && c <= '9':
+				s.pos = i
+				if err := s.number(); err != nil {
+					return err
+				}
+				i = s.pos
+			default:
+				return fail(i, "invalid character %q looking for a value", c)
+			}
+		}
+		if state == afterValue && len(stack) == 0 {
+			s.pos = i
+			return nil
+		}
 	}
-	switch {
-	case c == '{':
-		return s.skipObject(depth)
-	case c == '[':
-		return s.array(func() error { return s.skip(depth + 1) })
-	case c == '"':
-		s.pos++
-		_, err := s.skipString()
-		return err
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return s.number()
-	}
-	return s.errorf("invalid character %q looking for a value", c)
 }
 
-// skipObject passes over an object without building its keys.
-func (s *scanner) skipObject(depth int) error {
-	s.pos++ // the '{', seen by the caller
-	if c, err := s.peek(); err != nil {
-		return err
-	} else if c == '}' {
-		s.pos++
-		return nil
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
 	}
-	for {
-		if c, err := s.peek(); err != nil {
-			return err
-		} else if c != '"' {
-			return s.errorf("want a string key, got %q", c)
-		}
-		s.pos++
-		if _, err := s.skipString(); err != nil {
-			return err
-		}
-		if err := s.expect(':'); err != nil {
-			return err
-		}
-		if err := s.skip(depth + 1); err != nil {
-			return err
-		}
-		c, err := s.peek()
-		if err != nil {
-			return err
-		}
-		s.pos++
-		switch c {
-		case ',':
-		case '}':
-			return nil
-		default:
-			s.pos--
-			return s.errorf("want ',' or '}' in object, got %q", c)
-		}
-	}
+	return i
 }
 
 // skipString checks a string without building it, from just after its
 // opening quote to past its closing one, and says whether it has escapes.
+//
+// Nearly all of a Node's bytes are in strings (image names, digests,
+// labels, annotations), so this is the scanner's hot loop: it finds the
+// next quote, backslash or control character eight bytes at a time.
 func (s *scanner) skipString() (escaped bool, err error) {
-	for s.pos < len(s.b) {
-		c := s.b[s.pos]
-		if c >= 0x20 && c != '"' && c != '\\' { // the common byte, first
-			s.pos++
-			continue
-		}
-		switch {
-		case c == '"':
-			s.pos++
-			return escaped, nil
-		case c == '\\':
-			if s.pos+1 >= len(s.b) {
+	b, i := s.b, s.pos
+	for {
+		if i+8 <= len(b) {
+			m := specialBytes(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		} else {
+			for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+				i++
+			}
+			if i == len(b) {
+				s.pos = i
 				return false, errEnd
 			}
-			switch s.b[s.pos+1] {
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.pos = i + 1
+			return escaped, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				s.pos = i
+				return false, errEnd
+			}
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
+				i += 2
 			case 'u':
-				if len(s.b)-s.pos < 6 || !isHex(s.b[s.pos+2:s.pos+6]) {
+				if len(b)-i < 6 || !isHex(b[i+2:i+6]) {
+					s.pos = i
 					return false, s.errorf("invalid \\u escape")
 				}
-				s.pos += 6
+				i += 6
 			default:
+				s.pos = i
 				return false, s.errorf("invalid escape")
 			}
 			escaped = true
 		default: // a control character
+			s.pos = i
 			return false, s.errorf("control character in string")
 		}
 	}
-	return false, errEnd
+}
+
+// specialBytes marks, with its high bit, each byte of a little-endian word
+// that may be a quote, a backslash or a control character (the classic
+// bit tricks: a byte's high bit survives (x-0x01)&^x only where it was
+// zero, (x-n)&^x where it was below n). A borrow can mark a byte above a
+// real hit, never below one, so the lowest mark is always exact.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // number checks a number against the JSON grammar:

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -97,9 +98,16 @@ func readFigures(annotations map[string]string, drivers []csi.Driver) nodeFigure
 
 // keepAnnotation selects the node annotations readFigures needs.
 func keepAnnotation(drivers []csi.Driver) func(string) bool {
+	// The keys are built once: this runs for every annotation of every node
+	// of a full-object request.
+	var prefixes, revisions []string
+	for _, d := range drivers {
+		prefixes = append(prefixes, d.CapacityAnnotationPrefix())
+		revisions = append(revisions, d.CapacityRevisionAnnotation())
+	}
 	return func(k string) bool {
-		for _, d := range drivers {
-			if _, ok := d.CapacityClass(k); ok || k == d.CapacityRevisionAnnotation() {
+		for i := range prefixes {
+			if strings.HasPrefix(k, prefixes[i]) || k == revisions[i] {
 				return true
 			}
 		}
