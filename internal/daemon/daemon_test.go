@@ -169,6 +169,33 @@ func TestWatchPushesOwnAndOutsideChanges(t *testing.T) {
 	next(7)      // seen by the poller
 }
 
+// racyBackend lets a change and its Notify land after Refresh has read the
+// system and before the hub publishes what it read.
+type racyBackend struct {
+	*memBackend
+	between func()
+}
+
+func (r *racyBackend) Refresh(ctx context.Context) (storage.Capacity, error) {
+	c, err := r.memBackend.Refresh(ctx)
+	r.between()
+	return c, err
+}
+
+func TestHubPollDoesNotPublishOlderFigures(t *testing.T) {
+	m := newMem(50)
+	r := &racyBackend{memBackend: m}
+	h := NewHub(r, time.Hour, logr.Discard())
+	r.between = func() {
+		m.setFree(20) // a create finished
+		h.Notify()
+	}
+	h.Poll(context.Background())
+	if c, _ := h.Latest(); c[0].AvailableBytes != 20 {
+		t.Errorf("after a create raced the poll, the hub says %d bytes free, want 20", c[0].AvailableBytes)
+	}
+}
+
 func TestHubCoalescesForSlowWatchers(t *testing.T) {
 	m := newMem(0)
 	h := NewHub(m, time.Hour, logr.Discard())

@@ -56,7 +56,12 @@ func (h *Hub) Run(ctx context.Context) {
 
 // Poll refreshes the capacity from the system once.
 func (h *Hub) Poll(ctx context.Context) {
-	c, err := h.backend.Refresh(ctx)
+	// What Refresh returns is not published: a create may finish and
+	// Notify between Refresh and the publish, and these older figures would
+	// then replace newer ones until the next poll (and the node would
+	// advertise space a volume already took). publishCurrent reads the
+	// bookkeeping again, which Refresh rebuilt, in publishing order.
+	_, err := h.backend.Refresh(ctx)
 	h.mu.Lock()
 	changed := (err == nil) != (h.lastErr == nil)
 	h.lastErr = err
@@ -70,11 +75,11 @@ func (h *Hub) Poll(ctx context.Context) {
 	if changed {
 		h.log.Info("reading capacity works again")
 	}
-	h.publish(c)
+	h.publishCurrent()
 }
 
 // Notify publishes the backend's own view after a change made by the daemon.
-func (h *Hub) Notify() { h.publish(h.backend.Capacity()) }
+func (h *Hub) Notify() { h.publishCurrent() }
 
 // Err returns the error of the last poll, nil when it worked.
 func (h *Hub) Err() error {
@@ -90,9 +95,14 @@ func (h *Hub) Latest() (storage.Capacity, bool) {
 	return h.latest, h.have
 }
 
-func (h *Hub) publish(c storage.Capacity) {
+// publishCurrent reads the backend's figures and publishes them if they
+// changed. The read happens under the hub's lock, so figures are published
+// in the order they were read: two racing Notify calls, or a Notify racing
+// a Poll, cannot leave older figures last.
+func (h *Hub) publishCurrent() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	c := h.backend.Capacity()
 	if h.have && reflect.DeepEqual(c, h.latest) {
 		return
 	}
