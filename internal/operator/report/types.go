@@ -20,8 +20,13 @@ type NodeReport struct {
 	VolumeGroups []VolumeGroup `json:"volumeGroups,omitempty"`
 	Pools        []Pool        `json:"pools,omitempty"`
 	// Errors are what the agent could not find out on this pass, e.g. that
-	// the volume groups could not be listed. They are not refusals.
+	// the volume groups could not be listed, and commands prepare ran that
+	// failed. Refused devices are under their volume group or pool.
 	Errors []string `json:"errors,omitempty"`
+	// Refreshed is the last refresh request (RequestRefresh) the agent had
+	// seen when it made this report: a report answers a request once
+	// Refreshed equals it.
+	Refreshed string `json:"refreshed,omitempty"`
 }
 
 // Device is a block device on the node. Sizes are in bytes.
