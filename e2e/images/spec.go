@@ -39,7 +39,11 @@ var Specs = []imageSpec{
 	{Name: "lvmd", Kind: kindSuite, Node: true, User: userRoot},
 	{Name: "btrfsd", Kind: kindSuite, Node: true, User: userRoot},
 	{Name: "topolvm-scheduler", Kind: kindSuite, User: userNonroot},
-	{Name: "topolvm-operator", Kind: kindSuite, User: userNonroot},
+	// The operator's image also runs the node agent (topolvm-operator
+	// agent: lsblk, wipefs and lvm through nsenter, as root by its pod's
+	// securityContext), hence the node tools; the operator itself stays
+	// nonroot.
+	{Name: "topolvm-operator", Kind: kindSuite, Node: true, User: userNonroot},
 	{Name: "pause", Kind: kindPause, User: userPause},
 	{Name: "busybox", Kind: kindBusybox, User: userRoot},
 }
