@@ -72,10 +72,18 @@ test-integration: deps tools-e2e ## Integration tests: real LVM and btrfs on loo
 	  $(GO) test $(TEST_FLAGS) -tags integration -run Integration -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_PKGS)
 
 .PHONY: bench
-bench: deps tools-e2e ## Benchmarks against the raw tools and through the API server; prints figures and ratios.
+bench: deps tools-e2e bench-cluster ## Benchmarks against the raw tools, through the API server and on the local cluster; prints figures and ratios.
 	@echo ">> benchmarks (real LVM and btrfs on loop devices, real kube-apiserver)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
 	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/... ./scheduler/...
+
+# BENCH_CLUSTER picks sub-benchmarks, e.g. 'Provisioning/kcm-raised/lvm'.
+BENCH_CLUSTER_TIMEOUT ?= 60m
+.PHONY: bench-cluster
+bench-cluster: deps cluster-deps tools-e2e images ## Issue #5's provisioning benchmark on a local cluster (3 kubelet nodes, both drivers; root): prints figures.
+	@echo ">> provisioning benchmark on the local cluster (kube-controller-manager raised, then at its defaults)"
+	KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' $(GO) test -count=1 -tags e2e -run '^$$' -bench '$(or $(BENCH_CLUSTER),.)' -benchtime 1x \
+	  -timeout $(BENCH_CLUSTER_TIMEOUT) ./e2e/bench/
 
 .PHONY: verify
 verify: tools ## gofmt, go vet, staticcheck, generated code up to date.

@@ -1,0 +1,197 @@
+//go:build e2e
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/toposuite/toposuite/e2e/cluster"
+)
+
+// The node inits and the service proxy are this test binary, started again.
+func TestMain(m *testing.M) {
+	cluster.RunHelperIfAsked()
+	os.Exit(m.Run())
+}
+
+// envInt reads a positive count from the environment.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// BenchmarkProvisioning is issue #5's benchmark: on a local cluster of
+// three kubelet nodes, for each driver, 20 single PVCs one at a time
+// (Immediate), then 100 PVCs of 1 GiB at once, Immediate and again
+// WaitForFirstConsumer with a pod each, with their deletion, CPU and memory
+// per component and where the time goes; first with kube-controller-manager
+// raised to 100 QPS / 200 burst, then at its defaults (20/30). The charts
+// are installed as shipped. Figures are printed, then a summary table.
+// TOPOSUITE_BENCH_PVCS and TOPOSUITE_BENCH_SINGLE change the counts; -bench
+// 'Provisioning/kcm-raised/lvm' picks a setting and a driver.
+func BenchmarkProvisioning(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("the local cluster needs root")
+	}
+	var rows []Row
+	for _, s := range []struct {
+		name, desc string
+		defaults   bool
+	}{
+		{"kcm-raised", "kube-controller-manager raised to 100 QPS / 200 burst (its default is 20/30)", false},
+		{"kcm-default", "kube-controller-manager at its defaults, 20 QPS / 30 burst", true},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			rows = append(rows, benchSetting(b, s.name, s.desc, s.defaults)...)
+		})
+	}
+	if len(rows) > 0 {
+		fmt.Printf("\n== summary (%d PVCs of 1 GiB over 3 nodes; single: %d PVCs one at a time; load now %s)\n",
+			envInt("TOPOSUITE_BENCH_PVCS", 100), envInt("TOPOSUITE_BENCH_SINGLE", 20), loadavg())
+		WriteTable(os.Stdout, rows)
+	}
+}
+
+func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
+	ctx := context.Background()
+	o := cluster.Options{Dir: os.Getenv("TOPOSUITE_BENCH_DIR"), Out: os.Stdout, DiskSize: 128 << 30}
+	if o.Dir == "" {
+		o.Dir = "/var/tmp/toposuite-bench"
+	}
+	c, err := cluster.Up(ctx, o, cluster.UpOptions{DefaultControllerManagerQPS: defaults})
+	if err != nil {
+		b.Fatalf("cluster up: %v", err)
+	}
+	defer func() {
+		if err := c.Down(context.Background()); err != nil {
+			b.Errorf("cluster down: %v", err)
+		}
+	}()
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The benchmark's own requests must not be what waits.
+	cfg.QPS, cfg.Burst = 2000, 4000
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tl, err := StartTimeline(wctx, cs, dyn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &Runner{Cluster: c, CS: cs, Timeline: tl, Timeout: 5 * time.Minute, Logf: b.Logf}
+	fmt.Printf("\n== setting %s: %s\n", name, desc)
+	for _, d := range Drivers {
+		fmt.Printf("   %s csi-provisioner (chart as shipped): %s\n", d.Name, provisionerArgs(ctx, cs, d))
+	}
+	host := map[int]string{}
+	for _, p := range c.ControlPlane() {
+		host[p.PID] = p.Name
+	}
+	var inits []int
+	for _, pid := range c.NodeInits() {
+		inits = append(inits, pid)
+		delete(host, pid)
+	}
+	meter := func() *Meter { return NewMeter(cs, host, inits, 200*time.Millisecond) }
+	var rows []Row
+	for _, d := range Drivers {
+		b.Run(d.Short, func(b *testing.B) {
+			row, err := benchDriver(ctx, r, d, meter)
+			if err != nil {
+				b.Error(err)
+				cleanNamespace(ctx, r)
+				return
+			}
+			row.Setting = name
+			rows = append(rows, row)
+			b.ReportMetric(float64(row.Single.Bound.P50.Microseconds())/1000, "single-p50-ms")
+			b.ReportMetric(row.Immediate.AllBound.Seconds(), "immediate-all-bound-s")
+			b.ReportMetric(row.Immediate.Deletion.Seconds(), "immediate-deletion-s")
+			b.ReportMetric(row.Waiting.AllBound.Seconds(), "wffc-all-bound-s")
+			b.ReportMetric(row.Waiting.Deletion.Seconds(), "wffc-deletion-s")
+		})
+	}
+	return rows
+}
+
+func benchDriver(ctx context.Context, r *Runner, d Driver, meter func() *Meter) (Row, error) {
+	row := Row{Driver: d.Name}
+	if err := r.EnsureClasses(ctx, d); err != nil {
+		return row, err
+	}
+	n := envInt("TOPOSUITE_BENCH_PVCS", 100)
+	fmt.Printf("\n-- %s\n", d.Name)
+	var err error
+	if row.Single, err = r.Single(ctx, d, envInt("TOPOSUITE_BENCH_SINGLE", 20)); err != nil {
+		return row, fmt.Errorf("%s single PVCs: %w", d.Name, err)
+	}
+	WriteResult(os.Stdout, row.Single)
+	if row.Immediate, err = r.Burst(ctx, d, n, false, meter); err != nil {
+		return row, fmt.Errorf("%s %d PVCs Immediate: %w", d.Name, n, err)
+	}
+	WriteResult(os.Stdout, row.Immediate)
+	if row.Waiting, err = r.Burst(ctx, d, n, true, meter); err != nil {
+		return row, fmt.Errorf("%s %d PVCs WaitForFirstConsumer: %w", d.Name, n, err)
+	}
+	WriteResult(os.Stdout, row.Waiting)
+	return row, nil
+}
+
+// provisionerArgs are the csi-provisioner container's arguments in the
+// driver's controller Deployment.
+func provisionerArgs(ctx context.Context, cs kubernetes.Interface, d Driver) string {
+	deps, err := cs.AppsV1().Deployments(d.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, dep := range deps.Items {
+		for _, c := range dep.Spec.Template.Spec.Containers {
+			if strings.Contains(c.Image, "csi-provisioner") {
+				return fmt.Sprintf("%d replicas, %s", *dep.Spec.Replicas, strings.Join(c.Args, " "))
+			}
+		}
+	}
+	return "no csi-provisioner in " + d.Namespace
+}
+
+// cleanNamespace removes what a failed scenario left, so that the next
+// driver starts clean.
+func cleanNamespace(ctx context.Context, r *Runner) {
+	zero := int64(0)
+	_ = r.CS.CoreV1().Pods(Namespace).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+	_ = r.CS.CoreV1().PersistentVolumeClaims(Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	_ = r.poll(ctx, "benchmark namespace empty", func() (bool, string) {
+		pvs, err := r.CS.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, err.Error()
+		}
+		left := 0
+		for _, pv := range pvs.Items {
+			if pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Namespace == Namespace {
+				left++
+			}
+		}
+		return left == 0, fmt.Sprintf("%d PVs left", left)
+	})
+}

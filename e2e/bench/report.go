@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func formatFloat(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+
+// Hop is one stretch of a PVC's path, over all PVCs of a scenario.
+type Hop struct {
+	What string
+	Took Summary
+}
+
+// Breakdown splits each PVC's time into the hops its Marks tell apart:
+// who had the PVC between two moments.
+func Breakdown(ms []Marks) []Hop {
+	type hop struct {
+		what     string
+		from, to func(m Marks) time.Time
+	}
+	handed := func(m Marks) time.Time { // the provisioner may start
+		if m.Selected.After(m.Provisioner) {
+			return m.Selected
+		}
+		return m.Provisioner
+	}
+	hops := []hop{
+		{"kube-controller-manager: PVC annotated for the provisioner", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Provisioner }},
+		{"kube-scheduler: node selected (WaitForFirstConsumer)", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Selected }},
+		{"csi-provisioner -> CreateVolume -> controller: LogicalVolume made", handed, func(m Marks) time.Time { return m.LVCreated }},
+		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},
+		{"controller answers, csi-provisioner makes the PV", func(m Marks) time.Time { return m.LVReady }, func(m Marks) time.Time { return m.PVCreated }},
+		{"kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
+		{"deletion: delete request -> LogicalVolume gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.LVGone }},
+		{"deletion: delete request -> PV gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVGone }},
+	}
+	var out []Hop
+	for _, h := range hops {
+		var ds []time.Duration
+		for _, m := range ms {
+			from, to := h.from(m), h.to(m)
+			if from.IsZero() || to.IsZero() {
+				continue
+			}
+			ds = append(ds, to.Sub(from))
+		}
+		if len(ds) > 0 {
+			out = append(out, Hop{What: h.what, Took: Summarize(ds)})
+		}
+	}
+	return out
+}
+
+// WriteResult prints one scenario: figures, breakdown, usage.
+func WriteResult(w io.Writer, r Result) {
+	fmt.Fprintf(w, "  %s  (load %s -> %s)\n", r.Scenario, r.LoadBefore, r.LoadAfter)
+	if r.AllBound > 0 {
+		fmt.Fprintf(w, "    all Bound          %s after the first create request\n", secs(r.AllBound))
+	}
+	fmt.Fprintf(w, "    create -> Bound    p50 %s  p90 %s  max %s  (%d PVCs)\n", ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max), r.Bound.N)
+	if r.PodsRunning > 0 {
+		fmt.Fprintf(w, "    all pods Running   %s after the first create request\n", secs(r.PodsRunning))
+	}
+	if r.Deletion > 0 {
+		fmt.Fprintf(w, "    deletion           %s until every PV, LogicalVolume and volume on the nodes was gone\n", secs(r.Deletion))
+	}
+	fmt.Fprintf(w, "    delete -> PV gone  p50 %s  p90 %s  max %s\n", ms(r.Deleted.P50), ms(r.Deleted.P90), ms(r.Deleted.Max))
+	if r.NodeCreate.N > 0 {
+		fmt.Fprintf(w, "    node plugin per volume (daemon call + capacity on the Node, its log's durationMs): p50 %s  p90 %s  max %s\n",
+			ms(r.NodeCreate.P50), ms(r.NodeCreate.P90), ms(r.NodeCreate.Max))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "    where the time goes (per PVC, from watch events)\tp50\tp90\tmax\t\n")
+	for _, h := range Breakdown(r.Marks) {
+		fmt.Fprintf(tw, "      %s\t%s\t%s\t%s\t\n", h.What, ms(h.Took.P50), ms(h.Took.P90), ms(h.Took.Max))
+	}
+	tw.Flush()
+	if len(r.Usage) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "    component (all replicas and nodes)\tCPU s\tpeak RSS MiB\t\n")
+		for _, u := range r.Usage {
+			fmt.Fprintf(tw, "      %s\t%s\t%s\t\n", u.Component, formatFloat(u.CPUSeconds, 2), formatFloat(float64(u.PeakRSS)/(1<<20), 0))
+		}
+		tw.Flush()
+	}
+}
+
+// Row is one line of the summary table: a setting and a driver.
+type Row struct {
+	Setting, Driver            string
+	Single, Immediate, Waiting Result
+}
+
+// WriteTable prints the summary table, with the targets.
+func WriteTable(w io.Writer, rows []Row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "setting\tdriver\tsingle p50/p90\tImmediate all Bound\tp50/p90/max\tdeletion\tWFFC+pods all Bound\tp50/p90/max\tdeletion\tpods Running\t")
+	burst := func(r Result) string {
+		return strings.Join([]string{ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max)}, " / ")
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Setting, r.Driver,
+			ms(r.Single.Bound.P50), ms(r.Single.Bound.P90),
+			secs(r.Immediate.AllBound), burst(r.Immediate), secs(r.Immediate.Deletion),
+			secs(r.Waiting.AllBound), burst(r.Waiting), secs(r.Waiting.Deletion), secs(r.Waiting.PodsRunning))
+	}
+	fmt.Fprintln(tw, "target (kcm raised)\t\t< 300 ms p50\t< 2 s\t\t< 1.5 s\t< 3 s\t\t< 1.5 s\t\t")
+	fmt.Fprintln(tw, "upstream TopoLVM, both raised\t\t\t4.0 s\t\t3.2 s\t6.1 s\t\t\t\t")
+	fmt.Fprintln(tw, "upstream TopoLVM, defaults\t\t\t28-34 s\t\t43 s\t\t\t\t\t")
+	tw.Flush()
+}

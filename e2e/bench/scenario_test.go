@@ -1,0 +1,55 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestVolumeNames(t *testing.T) {
+	lvs := "  pvc-1a2b\n  other\n  pvc-3c4d\n"
+	subvols := "ID 256 gen 9 top level 5 path pvc-5e6f\nID 257 gen 9 top level 5 path snap\n"
+	if diff := cmp.Diff([]string{"pvc-1a2b", "pvc-3c4d"}, volumeNames(lvs)); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]string{"pvc-5e6f"}, volumeNames(subvols)); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestVolumeCreatedDurations(t *testing.T) {
+	since := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	logs := `{"time":"2026-11-21T09:59:59.5Z","level":"INFO","msg":"volume created","durationMs":99}
+{"time":"2026-11-21T10:00:01.25Z","level":"INFO","msg":"volume created","sizeBytes":1073741824,"durationMs":12}
+{"time":"2026-11-21T10:00:01.5Z","level":"INFO","msg":"volume removed"}
+not json "volume created"
+{"time":"2026-11-21T10:00:02Z","level":"INFO","msg":"volume created","durationMs":7.5}`
+	want := []time.Duration{12 * time.Millisecond, 7500 * time.Microsecond}
+	if diff := cmp.Diff(want, volumeCreatedDurations(logs, since)); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestBreakdownHops(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(msec int) time.Time { return t0.Add(time.Duration(msec) * time.Millisecond) }
+	m := Marks{Created: at(0), Provisioner: at(10), LVCreated: at(40), LVReady: at(60), PVCreated: at(70), Bound: at(100),
+		Deleted: at(200), LVGone: at(230), PVGone: at(250)}
+	got := map[string]time.Duration{}
+	for _, h := range Breakdown([]Marks{m}) {
+		got[h.What] = h.Took.P50
+	}
+	want := map[string]time.Duration{
+		"kube-controller-manager: PVC annotated for the provisioner":        10 * time.Millisecond,
+		"csi-provisioner -> CreateVolume -> controller: LogicalVolume made": 30 * time.Millisecond,
+		"node plugin + daemon: volume made, status.volumeID set":            20 * time.Millisecond,
+		"controller answers, csi-provisioner makes the PV":                  10 * time.Millisecond,
+		"kube-controller-manager: PVC Bound to the PV":                      30 * time.Millisecond,
+		"deletion: delete request -> LogicalVolume gone":                    30 * time.Millisecond,
+		"deletion: delete request -> PV gone":                               50 * time.Millisecond,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hops (no node selection: Immediate) (-want +got):\n%s", diff)
+	}
+}

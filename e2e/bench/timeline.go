@@ -1,0 +1,240 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Namespace is where the benchmark's PVCs and pods live.
+const Namespace = "bench"
+
+// Marks are the moments this process saw a PVC's objects change (watch
+// events, stamped on arrival: the API's own timestamps have whole seconds
+// only). The hops between them are the PVC's path through the system.
+type Marks struct {
+	// Created: the create request was sent. Deleted: the delete request.
+	Created, Deleted time.Time
+	// Provisioner: kube-controller-manager's PV controller annotated the
+	// PVC with its provisioner (Immediate). Selected: kube-scheduler chose
+	// a node (WaitForFirstConsumer).
+	Provisioner, Selected time.Time
+	// LVCreated: the driver's controller made the LogicalVolume (in
+	// CreateVolume, called by csi-provisioner). LVReady: the node plugin
+	// set status.volumeID, the volume exists on the node.
+	LVCreated, LVReady time.Time
+	// PVCreated: csi-provisioner made the PV. Bound: kube-controller-manager
+	// bound the PVC to it.
+	PVCreated, Bound time.Time
+	// PVGone, LVGone: the PV and LogicalVolume objects were deleted.
+	PVGone, LVGone time.Time
+	// Node is the LogicalVolume's node.
+	Node string
+}
+
+// Timeline records the Marks of every PVC in Namespace, its PV and its
+// LogicalVolume (named pvc-<PVC UID> by both drivers).
+type Timeline struct {
+	mu    sync.Mutex
+	byUID map[string]*Marks
+	// waiters are woken on every change.
+	changed chan struct{}
+}
+
+// LogicalVolumes is the LogicalVolume resource of both drivers.
+var LogicalVolumes = schema.GroupVersionResource{Group: "topolvm.io", Version: "v1", Resource: "logicalvolumes"}
+
+// StartTimeline watches PVCs, PVs and LogicalVolumes until ctx ends and
+// returns once the caches are filled.
+func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) (*Timeline, error) {
+	tl := &Timeline{byUID: map[string]*Marks{}, changed: make(chan struct{})}
+	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(Namespace))
+	pvcs := f.Core().V1().PersistentVolumeClaims().Informer()
+	if _, err := pvcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { tl.pvc(o) },
+		UpdateFunc: func(_, o any) { tl.pvc(o) },
+	}); err != nil {
+		return nil, err
+	}
+	g := informers.NewSharedInformerFactory(cs, 0)
+	pvs := g.Core().V1().PersistentVolumes().Informer()
+	if _, err := pvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { tl.pv(o, false) },
+		DeleteFunc: func(o any) { tl.pv(o, true) },
+	}); err != nil {
+		return nil, err
+	}
+	d := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+	lvs := d.ForResource(LogicalVolumes).Informer()
+	if _, err := lvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { tl.lv(o, false) },
+		UpdateFunc: func(_, o any) { tl.lv(o, false) },
+		DeleteFunc: func(o any) { tl.lv(o, true) },
+	}); err != nil {
+		return nil, err
+	}
+	f.Start(ctx.Done())
+	g.Start(ctx.Done())
+	d.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), pvcs.HasSynced, pvs.HasSynced, lvs.HasSynced) {
+		return nil, fmt.Errorf("watching PVCs, PVs and LogicalVolumes: %w", ctx.Err())
+	}
+	return tl, nil
+}
+
+// marks returns the Marks of a PVC UID, made on first use; call with mu held.
+func (tl *Timeline) marks(uid string) *Marks {
+	m := tl.byUID[uid]
+	if m == nil {
+		m = &Marks{}
+		tl.byUID[uid] = m
+	}
+	return m
+}
+
+func (tl *Timeline) update(f func(now time.Time)) {
+	now := time.Now()
+	tl.mu.Lock()
+	f(now)
+	close(tl.changed)
+	tl.changed = make(chan struct{})
+	tl.mu.Unlock()
+}
+
+func setOnce(t *time.Time, now time.Time) {
+	if t.IsZero() {
+		*t = now
+	}
+}
+
+func (tl *Timeline) pvc(o any) {
+	p, ok := o.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return
+	}
+	tl.update(func(now time.Time) {
+		m := tl.marks(string(p.UID))
+		if p.Annotations["volume.kubernetes.io/storage-provisioner"] != "" {
+			setOnce(&m.Provisioner, now)
+		}
+		if p.Annotations["volume.kubernetes.io/selected-node"] != "" {
+			setOnce(&m.Selected, now)
+		}
+		if p.Status.Phase == corev1.ClaimBound {
+			setOnce(&m.Bound, now)
+		}
+	})
+}
+
+func (tl *Timeline) pv(o any, deleted bool) {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
+	p, ok := o.(*corev1.PersistentVolume)
+	if !ok || p.Spec.ClaimRef == nil || p.Spec.ClaimRef.Namespace != Namespace {
+		return
+	}
+	tl.update(func(now time.Time) {
+		m := tl.marks(string(p.Spec.ClaimRef.UID))
+		if deleted {
+			setOnce(&m.PVGone, now)
+		} else {
+			setOnce(&m.PVCreated, now)
+		}
+	})
+}
+
+func (tl *Timeline) lv(o any, deleted bool) {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	uid, ok := strings.CutPrefix(u.GetName(), "pvc-")
+	if !ok {
+		return
+	}
+	id, _, _ := unstructured.NestedString(u.Object, "status", "volumeID")
+	node, _, _ := unstructured.NestedString(u.Object, "spec", "nodeName")
+	tl.update(func(now time.Time) {
+		m := tl.marks(uid)
+		m.Node = node
+		setOnce(&m.LVCreated, now)
+		if id != "" {
+			setOnce(&m.LVReady, now)
+		}
+		if deleted {
+			setOnce(&m.LVGone, now)
+		}
+	})
+}
+
+// SetCreated and SetDeleted stamp the requests of the benchmark itself.
+func (tl *Timeline) SetCreated(uid string, t time.Time) {
+	tl.update(func(time.Time) { tl.marks(uid).Created = t })
+}
+
+func (tl *Timeline) SetDeleted(uid string, t time.Time) {
+	tl.update(func(time.Time) { tl.marks(uid).Deleted = t })
+}
+
+// Wait blocks until cond holds over the marks of uids (given a copy), or
+// ctx ends.
+func (tl *Timeline) Wait(ctx context.Context, uids []string, cond func(m []Marks) bool) error {
+	for {
+		tl.mu.Lock()
+		ch := tl.changed
+		ms := tl.get(uids)
+		tl.mu.Unlock()
+		if cond(ms) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Get returns a copy of the marks of uids, in order.
+func (tl *Timeline) Get(uids []string) []Marks {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.get(uids)
+}
+
+func (tl *Timeline) get(uids []string) []Marks {
+	out := make([]Marks, len(uids))
+	for i, u := range uids {
+		if m := tl.byUID[u]; m != nil {
+			out[i] = *m
+		}
+	}
+	return out
+}
+
+// All reports whether every mark has what f reads set.
+func All(f func(m Marks) time.Time) func([]Marks) bool {
+	return func(ms []Marks) bool {
+		for _, m := range ms {
+			if f(m).IsZero() {
+				return false
+			}
+		}
+		return true
+	}
+}
