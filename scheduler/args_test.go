@@ -37,7 +37,7 @@ func TestDecodeRequestFullNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := decodeRequest(body, keepAnnotation(testDrivers))
+	r, err := decodeRequest(body, newAnnotationKeys(testDrivers).keep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestDecodeRequestFullNodes(t *testing.T) {
 
 func TestDecodeRequestNames(t *testing.T) {
 	body := `{"Pod":{"metadata":{"name":"p"}},"Nodes":null,"NodeNames":["a","b"],"Extra":[1,{"x":null}]}`
-	r, err := decodeRequest([]byte(body), keepAnnotation(testDrivers))
+	r, err := decodeRequest([]byte(body), newAnnotationKeys(testDrivers).keep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestDecodeRequestRejects(t *testing.T) {
 		"deep":                  `{"Pod":{},"x":` + strings.Repeat("[", maxDepth+2) + strings.Repeat("]", maxDepth+2) + `}`,
 		"missing comma":         `{"Pod":{} "NodeNames":[]}`,
 	} {
-		if _, err := decodeRequest([]byte(body), keepAnnotation(testDrivers)); err == nil {
+		if _, err := decodeRequest([]byte(body), newAnnotationKeys(testDrivers).keep); err == nil {
 			t.Errorf("%s: accepted %q", name, body)
 		}
 	}
@@ -112,7 +112,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add(`{"Pod":{},"Nodes":{"items":null},"NodeNames":null}`)
 	f.Add(`{"Pod":{},"Nodes":{"items":[{"metadata":null},{"metadata":{"name":null,"annotations":null}}]}}`)
 	f.Add(`{"Pod":{},"Nodes":{"items":[{"metadata":{"annotations":{"capacity.topolvm.io/x":null}}}]},"x":[-1.5e+3,true,false,null,"\ud83d\ude00"]}`)
-	keep := keepAnnotation(testDrivers)
+	keep := newAnnotationKeys(testDrivers).keep
 	f.Fuzz(func(t *testing.T, body string) {
 		got, err := decodeRequest([]byte(body), keep)
 		var ref extenderv1.ExtenderArgs

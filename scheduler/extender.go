@@ -16,6 +16,7 @@ import (
 // pods have promised.
 type Extender struct {
 	drivers []csi.Driver
+	keys    *annotationKeys
 	ledger  *Ledger
 	nodes   *nodeIndex
 	flights *flights
@@ -33,7 +34,7 @@ func NewExtender(c *Config, log logr.Logger) *Extender {
 		drivers[i] = csi.Driver{Name: n}
 	}
 	return &Extender{
-		drivers: drivers, ledger: NewLedger(drivers), nodes: newNodeIndex(drivers), flights: newFlights(),
+		drivers: drivers, keys: newAnnotationKeys(drivers), ledger: NewLedger(drivers), nodes: newNodeIndex(drivers), flights: newFlights(),
 		scorer: newScorer(c), wait: c.InFlightWait.Duration, metrics: newMetrics(), log: log, now: time.Now,
 	}
 }
@@ -50,7 +51,7 @@ func (e *Extender) figures(r *request) []placement {
 	if r.Full {
 		out := make([]placement, len(r.Nodes))
 		for i, n := range r.Nodes {
-			out[i] = placement{name: n.Name, figs: readFigures(n.Annotations, e.drivers)}
+			out[i] = placement{name: n.Name, figs: e.keys.figures(n.Annotations)}
 		}
 		return out
 	}

@@ -47,7 +47,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // verb reads the body (bounded), decodes it, and hands it to serve. Bad
 // input is a 400 with a message; a panic is a 500, never a crash.
 func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWriter, *http.Request, *request, *bytes.Buffer)) http.Handler {
-	keep := keepAnnotation(e.drivers)
+	keep := e.keys.keep
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		w := &statusWriter{ResponseWriter: rw, code: http.StatusOK}

@@ -80,37 +80,54 @@ type nodeFigures struct {
 	revision map[string]int64 // per driver
 }
 
-// readFigures parses a node's capacity annotations for the drivers. A
-// missing or malformed annotation means the class is not on the node.
-func readFigures(annotations map[string]string, drivers []csi.Driver) nodeFigures {
-	f := nodeFigures{free: map[classKey]int64{}, revision: map[string]int64{}}
+// annotationKeys are the node annotation keys of the configured drivers,
+// built once: full-object requests read every annotation of thousands of
+// nodes per call.
+type annotationKeys struct {
+	drivers   []csi.Driver
+	prefixes  []string // capacity.<driver>/
+	revisions []string // <driver>/capacity-revision
+}
+
+func newAnnotationKeys(drivers []csi.Driver) *annotationKeys {
+	k := &annotationKeys{drivers: drivers}
 	for _, d := range drivers {
-		classes, _ := classBytes(annotations, d)
-		for class, n := range classes {
-			f.free[classKey{d.Name, class}] = n
+		k.prefixes = append(k.prefixes, d.CapacityAnnotationPrefix())
+		k.revisions = append(k.revisions, d.CapacityRevisionAnnotation())
+	}
+	return k
+}
+
+// keep selects the node annotations figures needs.
+func (k *annotationKeys) keep(key string) bool {
+	for i := range k.prefixes {
+		if strings.HasPrefix(key, k.prefixes[i]) || key == k.revisions[i] {
+			return true
 		}
-		if n, err := csi.ParseCapacity(annotations[d.CapacityRevisionAnnotation()]); err == nil && n > 0 {
-			f.revision[d.Name] = n
+	}
+	return false
+}
+
+// figures parses a node's capacity annotations. A missing or malformed
+// annotation means the class is not on the node.
+func (k *annotationKeys) figures(annotations map[string]string) nodeFigures {
+	f := nodeFigures{free: make(map[classKey]int64, len(annotations)), revision: map[string]int64{}}
+	for key, v := range annotations {
+		for i, d := range k.drivers {
+			if key == k.revisions[i] {
+				if n, err := csi.ParseCapacity(v); err == nil && n > 0 {
+					f.revision[d.Name] = n
+				}
+				break
+			}
+			if strings.HasPrefix(key, k.prefixes[i]) {
+				class, _ := d.CapacityClass(key)
+				if n, err := csi.ParseCapacity(v); err == nil {
+					f.free[classKey{d.Name, class}] = n
+				}
+				break
+			}
 		}
 	}
 	return f
-}
-
-// keepAnnotation selects the node annotations readFigures needs.
-func keepAnnotation(drivers []csi.Driver) func(string) bool {
-	// The keys are built once: this runs for every annotation of every node
-	// of a full-object request.
-	var prefixes, revisions []string
-	for _, d := range drivers {
-		prefixes = append(prefixes, d.CapacityAnnotationPrefix())
-		revisions = append(revisions, d.CapacityRevisionAnnotation())
-	}
-	return func(k string) bool {
-		for i := range prefixes {
-			if strings.HasPrefix(k, prefixes[i]) || k == revisions[i] {
-				return true
-			}
-		}
-		return false
-	}
 }

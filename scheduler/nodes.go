@@ -12,13 +12,13 @@ import (
 // nodeIndex holds every node's capacity figures, parsed once per Node
 // event, for requests that carry node names only (nodeCacheCapable).
 type nodeIndex struct {
-	drivers []csi.Driver
-	mu      sync.RWMutex
-	m       map[string]nodeFigures
+	keys *annotationKeys
+	mu   sync.RWMutex
+	m    map[string]nodeFigures
 }
 
 func newNodeIndex(drivers []csi.Driver) *nodeIndex {
-	return &nodeIndex{drivers: drivers, m: map[string]nodeFigures{}}
+	return &nodeIndex{keys: newAnnotationKeys(drivers), m: map[string]nodeFigures{}}
 }
 
 func (x *nodeIndex) get(name string) (nodeFigures, bool) {
@@ -37,7 +37,7 @@ func (x *nodeIndex) Handler() cache.ResourceEventHandler {
 			delete(x.m, n.Name)
 			return
 		}
-		x.m[n.Name] = readFigures(n.Annotations, x.drivers)
+		x.m[n.Name] = x.keys.figures(n.Annotations)
 	})
 }
 
@@ -45,7 +45,7 @@ func (x *nodeIndex) Handler() cache.ResourceEventHandler {
 // node's name and capacity annotations, so a large cluster's nodes cost
 // little memory.
 func TrimNode(drivers []csi.Driver) cache.TransformFunc {
-	keep := keepAnnotation(drivers)
+	keep := newAnnotationKeys(drivers).keep
 	return func(obj any) (any, error) {
 		n, ok := obj.(*corev1.Node)
 		if !ok {
