@@ -1,0 +1,33 @@
+package controller
+
+import (
+	"fmt"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/toposuite/toposuite/deploy/charts"
+	"github.com/toposuite/toposuite/internal/operator/render"
+)
+
+// CacheOptions keep the manager's cache to what the operator needs:
+// namespaced objects of its own namespace (cluster-scoped ones are not
+// affected), so its RBAC stays namespaced for them.
+func CacheOptions(namespace string) cache.Options {
+	return cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}}
+}
+
+// Register builds the reconciler for a manager and adds it. The charts are
+// rendered with Helm's lookup against the manager's API server, so the
+// webhook certificate the charts make is made once and then kept.
+func Register(mgr ctrl.Manager, namespace string, log logr.Logger) error {
+	rd, err := render.New(charts.FS, mgr.GetConfig(), nil)
+	if err != nil {
+		return fmt.Errorf("load the embedded charts: %w", err)
+	}
+	var reader client.Reader = mgr.GetAPIReader()
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log}
+	return r.SetupWithManager(mgr)
+}
