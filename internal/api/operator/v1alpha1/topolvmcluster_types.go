@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // TopolvmCluster runs the suite: which components, where, and the storage
@@ -54,6 +55,12 @@ type TopolvmClusterSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Alerts AlertThresholds `json:"alerts"`
+	// ChartValues are Helm values merged over the ones the operator
+	// derives from this spec, per chart, for what the spec does not model
+	// (tolerations, a kubelet directory, lvmd's activation mode on a test
+	// machine...). The chart's values schema still applies.
+	// +optional
+	ChartValues *ChartValues `json:"chartValues,omitempty"`
 	// VolumeDeletionPolicy says what happens to LogicalVolumes (and their
 	// data) when this TopolvmCluster is deleted: Keep (default) leaves them
 	// and the CRD in place; Delete removes the LogicalVolume CRD too.
@@ -61,6 +68,19 @@ type TopolvmClusterSpec struct {
 	// +kubebuilder:default=Keep
 	// +optional
 	VolumeDeletionPolicy VolumeDeletionPolicy `json:"volumeDeletionPolicy,omitempty"`
+}
+
+// ChartValues are extra Helm values per chart.
+type ChartValues struct {
+	// TopoLVM: the topolvm chart (every release of it).
+	// +optional
+	TopoLVM *runtime.RawExtension `json:"topolvm,omitempty"`
+	// TopoLS: the topols chart.
+	// +optional
+	TopoLS *runtime.RawExtension `json:"topols,omitempty"`
+	// Scheduler: the topolvm-scheduler chart.
+	// +optional
+	Scheduler *runtime.RawExtension `json:"scheduler,omitempty"`
 }
 
 // VolumeDeletionPolicy is Keep or Delete.
