@@ -13,7 +13,7 @@ import (
 )
 
 // charts are the chart directories, each installable on its own.
-var charts = []string{"topolvm", "topols", "lvmd", "topolvm-scheduler"}
+var charts = []string{"topolvm", "topols", "lvmd", "topolvm-scheduler", "topolvm-operator"}
 
 func TestChartsLint(t *testing.T) {
 	for _, chart := range charts {

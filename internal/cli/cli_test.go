@@ -28,9 +28,7 @@ var binaries = map[string]func() *cobra.Command{
 }
 
 // notYet are the binaries whose issue has not landed.
-var notYet = map[string]string{
-	"topolvm-operator": "#7",
-}
+var notYet = map[string]string{}
 
 func run(cmd *cobra.Command, args ...string) (string, int) {
 	var out bytes.Buffer
