@@ -40,8 +40,14 @@ func TestAgentCommand(t *testing.T) {
 	}
 }
 
+// The agent runs through the operator's root command, whose flags must not
+// clash with its own.
 func TestAgentIsASubcommand(t *testing.T) {
-	if c, _, err := NewCommand().Find([]string{"agent"}); err != nil || c.Name() != "agent" {
-		t.Errorf("topolvm-operator agent: %v", err)
+	t.Setenv("NODE_NAME", "")
+	cmd := NewCommand()
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SetArgs([]string{"agent", "--namespace=ns", "--log-format=text"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "--node is required") {
+		t.Errorf("topolvm-operator agent without a node: err = %v", err)
 	}
 }

@@ -54,6 +54,8 @@ their reports. docs/operator.md says more.`)
 	f.BoolVar(&o.LeaderElection, "leader-election", true, "elect a leader among replicas (the lease is in --namespace)")
 	o.Kube.Register(f)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cli.ContextOrBackground(cmd), cmd) }
+	// The node agent's DaemonSet (templates/agent.yaml) runs `topolvm-operator agent`.
+	cmd.AddCommand(NewAgentCommand())
 	return cmd
 }
 
