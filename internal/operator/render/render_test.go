@@ -149,3 +149,15 @@ func mustYAML(t *testing.T, o *unstructured.Unstructured) string {
 	}
 	return string(b)
 }
+
+// TestDeviceSelectorNotYet: a selector is refused with a message naming the
+// group and volume group, not rendered into an empty device list.
+func TestDeviceSelectorNotYet(t *testing.T) {
+	s := spec(t)
+	vg := &s.NodeGroups[1].VolumeGroups[0]
+	vg.Devices, vg.DeviceSelector = nil, &v1alpha1.DeviceSelector{Model: "Samsung*"}
+	_, err := renderer(t).Cluster(s, "toposuite-system")
+	if err == nil || !strings.Contains(err.Error(), "node group hdd, volume group vg-slow: deviceSelector is not supported yet") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -68,7 +68,7 @@ func Releases(spec *v1alpha1.TopolvmClusterSpec) ([]Release, error) {
 
 // groupValues returns a node group's values for a driver's chart, or nil
 // when the group has no storage for that driver.
-type groupValues func(g *v1alpha1.NodeGroup, images map[string]map[string]any) map[string]any
+type groupValues func(g *v1alpha1.NodeGroup, images map[string]map[string]any) (map[string]any, error)
 
 func driverReleases(spec *v1alpha1.TopolvmClusterSpec, chart string, d v1alpha1.Driver, images map[string]map[string]any, group groupValues) ([]Release, error) {
 	extra := chartValues(spec, chart)
@@ -106,7 +106,10 @@ func driverReleases(spec *v1alpha1.TopolvmClusterSpec, chart string, d v1alpha1.
 
 	for i := range spec.NodeGroups {
 		g := &spec.NodeGroups[i]
-		gv := group(g, images)
+		gv, err := group(g, images)
+		if err != nil {
+			return nil, err
+		}
 		if gv == nil {
 			continue
 		}
