@@ -59,17 +59,6 @@ func Execute(cmd *cobra.Command) int {
 	return 0
 }
 
-// NotYetAvailable returns the root command of a binary whose issue has not
-// landed: it has --help and --version, and running it fails with the issue
-// that brings it, so nobody mistakes it for working software.
-func NotYetAvailable(use, short, issue string) *cobra.Command {
-	cmd := NewRoot(use, short, short+"\n\nThis binary is not implemented yet: it arrives with "+issue+".")
-	cmd.RunE = func(*cobra.Command, []string) error {
-		return fmt.Errorf("not implemented yet: %s arrives with %s", use, issue)
-	}
-	return cmd
-}
-
 // ContextOrBackground returns the command's context, which cobra leaves nil
 // when a command is run without ExecuteContext (as in tests).
 func ContextOrBackground(cmd *cobra.Command) context.Context {
