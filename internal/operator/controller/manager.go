@@ -7,8 +7,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/toposuite/toposuite/deploy/charts"
+	"github.com/toposuite/toposuite/internal/operator/monitoring"
 	"github.com/toposuite/toposuite/internal/operator/render"
 )
 
@@ -28,6 +30,11 @@ func Register(mgr ctrl.Manager, namespace string, log logr.Logger) error {
 		return fmt.Errorf("load the embedded charts: %w", err)
 	}
 	var reader client.Reader = mgr.GetAPIReader()
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log}
+	// The health gauges go out on the manager's /metrics.
+	m := monitoring.NewMetrics()
+	if err := ctrlmetrics.Registry.Register(m); err != nil {
+		return fmt.Errorf("register the health metrics: %w", err)
+	}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m}
 	return r.SetupWithManager(mgr)
 }

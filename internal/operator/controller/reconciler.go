@@ -20,6 +20,7 @@ import (
 
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 	"github.com/toposuite/toposuite/internal/operator/apply"
+	"github.com/toposuite/toposuite/internal/operator/monitoring"
 	"github.com/toposuite/toposuite/internal/operator/render"
 	"github.com/toposuite/toposuite/internal/operator/report"
 	"github.com/toposuite/toposuite/internal/operator/status"
@@ -39,6 +40,8 @@ type Reconciler struct {
 	// the node agents write their reports.
 	Namespace string
 	Log       logr.Logger
+	// Metrics, when set, gets every status written (health gauges).
+	Metrics *monitoring.Metrics
 }
 
 // +kubebuilder:rbac:groups=operator.topolvm.io,resources=topolvmclusters,verbs=get;list;watch;update;patch
@@ -67,18 +70,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	objs, err := r.Renderer.Cluster(&tc.Spec, r.Namespace)
 	if err != nil {
 		// The spec cannot be rendered: only a spec change helps.
-		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonRenderFailed, Message: err.Error()}}, nil, nil, err)
+		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonRenderFailed, Message: err.Error()}}, nil, nil, nil, err)
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	res, err := applier.Apply(ctx, &tc, objs)
 	if err != nil {
-		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonApplyFailed, Message: err.Error()}}, nil, nil, err)
+		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonApplyFailed, Message: err.Error()}}, nil, nil, nil, err)
 		return ctrl.Result{}, err
 	}
 	if len(res.Pruned) > 0 {
 		log.Info("applied and pruned", "applied", res.Applied, "pruned", res.Pruned)
 	}
-	rolling, err := r.rollout(ctx, objs)
+	rolling, components, err := r.rollout(ctx, objs)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -87,7 +90,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	tc.Status.Applied = int32(res.Applied)
-	return ctrl.Result{}, r.writeStatus(ctx, &tc, problems, rolling, nodes, nil)
+	return ctrl.Result{}, r.writeStatus(ctx, &tc, problems, rolling, nodes, components, nil)
 }
 
 // finalize deletes what the TopolvmCluster made, keeping the
@@ -105,13 +108,17 @@ func (r *Reconciler) finalize(ctx context.Context, tc *v1alpha1.TopolvmCluster, 
 	}
 	patch := client.MergeFrom(tc.DeepCopy())
 	controllerutil.RemoveFinalizer(tc, Finalizer)
+	if r.Metrics != nil {
+		r.Metrics.Forget(tc.Name)
+	}
 	return client.IgnoreNotFound(r.Client.Patch(ctx, tc, patch))
 }
 
 // rollout lists the applied Deployments and DaemonSets that have not
-// rolled out yet.
-func (r *Reconciler) rollout(ctx context.Context, objs []*unstructured.Unstructured) ([]string, error) {
+// rolled out yet, and how many pods each has available (for the metrics).
+func (r *Reconciler) rollout(ctx context.Context, objs []*unstructured.Unstructured) ([]string, []monitoring.Component, error) {
 	var out []string
+	var components []monitoring.Component
 	for _, o := range objs {
 		key := client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}
 		var why string
@@ -119,21 +126,23 @@ func (r *Reconciler) rollout(ctx context.Context, objs []*unstructured.Unstructu
 		case "Deployment":
 			var d appsv1.Deployment
 			if err := r.Client.Get(ctx, key, &d); err != nil {
-				return nil, client.IgnoreNotFound(err)
+				return nil, nil, client.IgnoreNotFound(err)
 			}
 			why = status.NotRolledOut(&d)
+			components = append(components, monitoring.DeploymentComponent(&d))
 		case "DaemonSet":
 			var d appsv1.DaemonSet
 			if err := r.Client.Get(ctx, key, &d); err != nil {
-				return nil, client.IgnoreNotFound(err)
+				return nil, nil, client.IgnoreNotFound(err)
 			}
 			why = status.DaemonSetNotRolledOut(&d)
+			components = append(components, monitoring.DaemonSetComponent(&d))
 		}
 		if why != "" {
 			out = append(out, why)
 		}
 	}
-	return out, nil
+	return out, components, nil
 }
 
 func (r *Reconciler) nodes(ctx context.Context, tc *v1alpha1.TopolvmCluster) ([]v1alpha1.NodeStatus, []status.Problem, error) {
@@ -151,7 +160,7 @@ func (r *Reconciler) nodes(ctx context.Context, tc *v1alpha1.TopolvmCluster) ([]
 
 // writeStatus patches the status subresource. A failure to write is
 // returned only when nothing else failed (the caller's error says more).
-func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, cause error) error {
+func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, components []monitoring.Component, cause error) error {
 	patch := client.MergeFrom(tc.DeepCopy())
 	tc.Status.ObservedGeneration = tc.Generation
 	status.Set(&tc.Status.Conditions, tc.Generation, problems, rolling)
@@ -164,6 +173,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluste
 	err := r.Client.Status().Patch(ctx, tc, patch)
 	if apierrors.IsNotFound(err) {
 		return nil
+	}
+	if err == nil && r.Metrics != nil {
+		r.Metrics.Observe(tc.Name, tc.Status, components)
 	}
 	if err != nil {
 		err = fmt.Errorf("write status: %w", err)
