@@ -63,7 +63,11 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 	if _, err := run(ctx, nil, "mkfs.btrfs", "-q", "-f", "-L", "toposuite-"+name, bt); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "lvm", "lvm.conf"), []byte(lvmConf(pv)), 0o644); err != nil {
+	spares, err := c.spareDisks(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lvm", "lvm.conf"), []byte(lvmConf(append([]string{pv}, spares...)...)), 0o644); err != nil {
 		return err
 	}
 	if _, err := c.cgroups(name); err != nil {
@@ -155,14 +159,18 @@ func (c *Cluster) loop(ctx context.Context, file string) (string, error) {
 }
 
 // lvmConf is a node's private LVM configuration (TESTBED §2): it sees only
-// the node's own physical volume, runs without device-mapper (lvmd's
+// the node's own physical volumes, runs without device-mapper (lvmd's
 // development-loop activation gives LVs their devices) and keeps its
 // metadata backups in the node's own /etc/lvm.
-func lvmConf(pv string) string {
-	return fmt.Sprintf(`devices { use_devicesfile=0 obtain_device_list_from_udev=0 filter=["a|^%s$|","r|.*|"] scan_lvs=0 }
+func lvmConf(pvs ...string) string {
+	var accept string
+	for _, pv := range pvs {
+		accept += fmt.Sprintf(`"a|^%s$|",`, pv)
+	}
+	return fmt.Sprintf(`devices { use_devicesfile=0 obtain_device_list_from_udev=0 filter=[%s"r|.*|"] scan_lvs=0 }
 global { activation=0 use_aio=0 notify_dbus=0 use_lvmpolld=0 event_activation=0 }
 activation { udev_sync=0 udev_rules=0 monitoring=0 }
-`, pv)
+`, accept)
 }
 
 // cgroups makes the node's cgroup root (the kubelet's cgroupRoot) in every

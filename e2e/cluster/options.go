@@ -28,6 +28,9 @@ type Options struct {
 	// DiskSize is the size in bytes of each node's loop files, one for the
 	// volume group and one for the btrfs pool (sparse; default 10 GiB).
 	DiskSize int64
+	// SpareDisks is the number of blank loop devices (DiskSize each) every
+	// node gets besides those (spares.go); default none.
+	SpareDisks int
 }
 
 // Network layout: a host-only bridge, one address per node on it, one pod
@@ -96,6 +99,9 @@ func (o *Options) defaults() error {
 	}
 	if o.DiskSize == 0 {
 		o.DiskSize = defaultDiskSize
+	}
+	if o.SpareDisks < 0 || o.SpareDisks > 8 {
+		return fmt.Errorf("spare disks: %d per node, want 0 to 8", o.SpareDisks)
 	}
 	if o.DiskSize < 1<<30 {
 		return fmt.Errorf("disk size: %d bytes, want at least 1 GiB", o.DiskSize)
