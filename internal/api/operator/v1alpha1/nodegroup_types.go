@@ -154,20 +154,30 @@ type LVCreateOptionClass struct {
 }
 
 // DeviceSelector chooses discovered free devices. Every set field must
-// match.
+// match. The glob rules accept what Go's path.Match accepts except odd
+// ranges such as [a-]; those and sizes (minSize above maxSize, negative)
+// the operator reports as RenderFailed (CEL on quantities without a length
+// bound exceeds the API server's cost budget).
 // +kubebuilder:validation:XValidation:rule="has(self.minSize) || has(self.maxSize) || has(self.rotational) || has(self.model) || has(self.byIDPattern)",message="an empty deviceSelector would take every free device; name at least one criterion"
+// +kubebuilder:validation:XValidation:rule=`!has(self.model) || self.model.matches(r'^([^\[\\]|\\.|\[\^?(\\.|[^\]\\])+\])*$')`,message="model is not a valid glob: a [ without its ], an empty [], or a trailing \\"
+// +kubebuilder:validation:XValidation:rule=`!has(self.byIDPattern) || self.byIDPattern.matches(r'^([^\[\\/]|\\.|\[\^?(\\.|[^\]\\])+\])*$')`,message="byIDPattern is not a valid glob on a /dev/disk/by-id base name: a /, a [ without its ], an empty [], or a trailing \\"
 type DeviceSelector struct {
+	// MinSize: smaller devices do not match.
 	// +optional
 	MinSize *resource.Quantity `json:"minSize,omitempty"`
+	// MaxSize: larger devices do not match.
 	// +optional
 	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
+	// Rotational: true for spinning disks, false for SSDs and NVMe.
 	// +optional
 	Rotational *bool `json:"rotational,omitempty"`
 	// Model is a shell glob on the device's model.
+	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	Model string `json:"model,omitempty"`
 	// ByIDPattern is a shell glob on one of the device's /dev/disk/by-id
 	// names (the base name, e.g. nvme-Samsung*).
+	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	ByIDPattern string `json:"byIDPattern,omitempty"`
 }

@@ -27,6 +27,13 @@ const (
 	ReasonNodeError          = "NodeError"
 	ReasonAsExpected         = "AsExpected"
 	ReasonComponentsNotReady = "ComponentsNotReady"
+	// ReasonNoDeviceSelected: a node of a group with device selectors
+	// reported no device for one of its volume groups, so it serves none
+	// of the group's device classes.
+	ReasonNoDeviceSelected = "NoDeviceSelected"
+	// ReasonWaitingForReport: a node of a group with device selectors has
+	// no report yet; its node plugin is rendered once it has one.
+	ReasonWaitingForReport = "WaitingForReport"
 )
 
 // TopolvmClusterStatus is what the operator made of the spec.

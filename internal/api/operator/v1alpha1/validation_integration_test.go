@@ -37,6 +37,7 @@ spec:
       nodeSelector: {disk: hdd}
       volumeGroups:
         - {name: vg-slow, deviceSelector: {rotational: true, minSize: 100Gi}}
+        - {name: vg-ssd, deviceSelector: {minSize: 1Gi, maxSize: 2Ti, model: 'Samsung SSD [89]*', byIDPattern: 'nvme-*\\[x]?'}}
       deviceClasses:
         - {name: slow, volumeGroup: vg-slow, default: true}
 `
@@ -94,6 +95,9 @@ func TestIntegrationTopolvmClusterValidation(t *testing.T) {
 		{"adopt with devices", "{name: vg-old, adopt: true}", "{name: vg-old, adopt: true, devices: [/dev/sde]}", "adopted volume group is used as it is"},
 		{"no devices", "{name: vg-old, adopt: true}", "{name: vg-old}", "needs devices"},
 		{"empty selector", "deviceSelector: {rotational: true, minSize: 100Gi}", "deviceSelector: {}", "empty deviceSelector"},
+		{"unclosed bracket in model", "minSize: 100Gi}", "model: 'ST[0-9'}", "model is not a valid glob"},
+		{"trailing backslash in byIDPattern", "minSize: 100Gi}", "byIDPattern: 'ata-\\'}", "byIDPattern is not a valid glob"},
+		{"path in byIDPattern", "minSize: 100Gi}", "byIDPattern: /dev/disk/by-id/ata-*}", "byIDPattern is not a valid glob"},
 		{"bad device path", "[/dev/sdd]", "[sdd]", "should match"},
 		{"wipe policy", "devices: [/dev/sdd]}", "devices: [/dev/sdd], wipePolicy: Always}", "Unsupported value"},
 		{"webhook without extender", "components: {btrfs: {enabled: true}}", "components: {btrfs: {enabled: true}, webhook: {enabled: true}}", "only makes sense with scheduler.mode Extender"},
