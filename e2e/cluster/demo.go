@@ -123,11 +123,12 @@ func (c *Cluster) WriteToNewPVC(ctx context.Context, namespace, name, storageCla
 	return w, nil
 }
 
-// backend says what the volume is on its node, asking LVM or btrfs there.
+// backend says what the volume is on its node, asking LVM or btrfs there
+// (both device classes: devclasses.go).
 func (c *Cluster) backend(ctx context.Context, w *Workload) string {
 	switch w.Driver {
 	case "topolvm.io":
-		out, err := c.InNode(ctx, w.Node, "lvm", "lvs", "--reportformat", "json", "-o", "vg_name,lv_name,lv_size,lv_tags", "--units", "b", vgName)
+		out, err := c.InNode(ctx, w.Node, "lvm", "lvs", "--reportformat", "json", "-o", "vg_name,lv_name,lv_size,lv_tags", "--units", "b", vgName, smallVG)
 		if err != nil {
 			return "lvs: " + err.Error()
 		}
@@ -136,26 +137,30 @@ func (c *Cluster) backend(ctx context.Context, w *Workload) string {
 				LV []map[string]string `json:"lv"`
 			} `json:"report"`
 		}
-		if err := json.Unmarshal([]byte(out), &rep); err == nil && len(rep.Report) == 1 {
-			for _, lv := range rep.Report[0].LV {
-				if lv["lv_name"] == w.VolumeHandle || lv["lv_name"] == w.PV {
-					return fmt.Sprintf("LV %s/%s, %s, tags %s", lv["vg_name"], lv["lv_name"], gib(strings.TrimSuffix(lv["lv_size"], "B")), lv["lv_tags"])
+		if err := json.Unmarshal([]byte(out), &rep); err == nil {
+			for _, r := range rep.Report {
+				for _, lv := range r.LV {
+					if lv["lv_name"] == w.VolumeHandle || lv["lv_name"] == w.PV {
+						return fmt.Sprintf("LV %s/%s, %s, tags %s", lv["vg_name"], lv["lv_name"], gib(strings.TrimSuffix(lv["lv_size"], "B")), lv["lv_tags"])
+					}
 				}
 			}
 		}
-		return "no LV named " + w.VolumeHandle + " in " + vgName + " on " + w.Node
+		return "no LV named " + w.VolumeHandle + " in " + vgName + " or " + smallVG + " on " + w.Node
 	case "topols.io":
-		out, err := c.InNode(ctx, w.Node, "btrfs", "qgroup", "show", "-re", "--raw", "--sync", poolPath)
-		if err != nil {
-			return "btrfs: " + err.Error()
-		}
-		for _, line := range strings.Split(out, "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 6 && (f[5] == w.VolumeHandle || f[5] == w.PV) {
-				return fmt.Sprintf("btrfs subvolume %s/%s (qgroup %s): %s referenced, quota limit %s", poolPath, f[5], f[0], mib(f[1]), gib(f[3]))
+		for _, pool := range []string{poolPath, smallPoolPath} {
+			out, err := c.InNode(ctx, w.Node, "btrfs", "qgroup", "show", "-re", "--raw", "--sync", pool)
+			if err != nil {
+				return "btrfs: " + err.Error()
+			}
+			for _, line := range strings.Split(out, "\n") {
+				f := strings.Fields(line)
+				if len(f) >= 6 && (f[5] == w.VolumeHandle || f[5] == w.PV) {
+					return fmt.Sprintf("btrfs subvolume %s/%s (qgroup %s): %s referenced, quota limit %s", pool, f[5], f[0], mib(f[1]), gib(f[3]))
+				}
 			}
 		}
-		return "no subvolume " + w.VolumeHandle + " in " + poolPath + " on " + w.Node
+		return "no subvolume " + w.VolumeHandle + " in " + poolPath + " or " + smallPoolPath + " on " + w.Node
 	}
 	return "driver " + w.Driver
 }

@@ -19,7 +19,8 @@ type release struct {
 // imagePullPolicy Never), and for TopoLVM the node's volume group with
 // lvmd's development-loop activation (no device-mapper on these machines,
 // docs/lvmd.md). TopoLS uses the chart's default pool path, where each
-// node has its btrfs pool mounted. Both drivers' pod webhooks are on, for
+// node has its btrfs pool mounted; both have the second device class
+// "small" of devclasses.go, with a StorageClass each. Both drivers' pod webhooks are on, for
 // the scheduler extender (the third release), which kube-scheduler calls
 // (writeSchedulerConfig).
 func (c *Cluster) releases() []release {
@@ -44,10 +45,32 @@ webhook:
         volumeGroup: %[2]s
         default: true
         spare: 1Gi
-`, tag, vgName)},
+      - name: %[3]s
+        volumeGroup: %[4]s
+        spare: %[5]s
+storageClasses:
+  - name: topolvm-provisioner
+  - name: topolvm-%[3]s
+    deviceClass: %[3]s
+`, tag, vgName, smallClass, smallVG, smallVGSpare)},
 		{name: "topols", namespace: "topols-system", chart: "topols", values: driver + fmt.Sprintf(`btrfsd:
   image: {tag: %[1]q}
-`, tag)},
+  config:
+    pollInterval: 1s
+    pools:
+      - name: default
+        path: %[2]s
+        default: true
+        enableQuota: true
+      - name: %[3]s
+        path: %[4]s
+        budget: %[5]s
+        enableQuota: true
+storageClasses:
+  - name: topols-provisioner
+  - name: topols-%[3]s
+    deviceClass: %[3]s
+`, tag, poolPath, smallClass, smallPoolPath, smallPoolBudget)},
 		{name: schedulerRelease, namespace: schedulerNamespace, chart: "topolvm-scheduler", values: fmt.Sprintf(`imagePullPolicy: Never
 image: {tag: %q}
 `, tag)},

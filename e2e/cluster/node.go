@@ -30,6 +30,12 @@ type nodeConfig struct {
 	VG       string `json:"vg"`
 	Btrfs    string `json:"btrfs"`
 	PoolPath string `json:"poolPath"`
+	// SmallPV, SmallVG, SmallBtrfs and SmallPoolPath are the same for the
+	// small device class (devclasses.go).
+	SmallPV       string `json:"smallPV,omitempty"`
+	SmallVG       string `json:"smallVG,omitempty"`
+	SmallBtrfs    string `json:"smallBtrfs,omitempty"`
+	SmallPoolPath string `json:"smallPoolPath,omitempty"`
 	// Containerd and Kubelet are the command lines the init runs.
 	Containerd []string `json:"containerd"`
 	Kubelet    []string `json:"kubelet"`
@@ -63,11 +69,15 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 	if _, err := run(ctx, nil, "mkfs.btrfs", "-q", "-f", "-L", "toposuite-"+name, bt); err != nil {
 		return err
 	}
+	smallPV, smallBt, err := c.smallDisks(ctx, dir, name)
+	if err != nil {
+		return err
+	}
 	spares, err := c.spareDisks(ctx, dir)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "lvm", "lvm.conf"), []byte(lvmConf(append([]string{pv}, spares...)...)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "lvm", "lvm.conf"), []byte(lvmConf(append([]string{pv, smallPV}, spares...)...)), 0o644); err != nil {
 		return err
 	}
 	if _, err := c.cgroups(name); err != nil {
@@ -81,6 +91,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		Name: name, IP: nodeIP(i), MaskBits: netMaskBits, Gateway: hostIP,
 		APIServer: strings.TrimPrefix(c.server, "https://"), ServiceIP: serviceIP,
 		Dir: dir, PV: pv, VG: vgName, Btrfs: bt, PoolPath: poolPath, Socket: sock,
+		SmallPV: smallPV, SmallVG: smallVG, SmallBtrfs: smallBt, SmallPoolPath: smallPoolPath,
 		Containerd: []string{mustLookPath("containerd"), "--config", filepath.Join(dir, "containerd.toml")},
 		Kubelet: []string{c.o.tool("kubelet"),
 			"--config", filepath.Join(dir, "kubelet.yaml"),
@@ -141,11 +152,16 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 
 // loop attaches a fresh sparse file to a loop device, recorded in the state.
 func (c *Cluster) loop(ctx context.Context, file string) (string, error) {
+	return c.loopSized(ctx, file, c.o.DiskSize)
+}
+
+// loopSized attaches a fresh sparse file of size bytes to a loop device.
+func (c *Cluster) loopSized(ctx context.Context, file string, size int64) (string, error) {
 	f, err := os.Create(file)
 	if err != nil {
 		return "", err
 	}
-	err = f.Truncate(c.o.DiskSize)
+	err = f.Truncate(size)
 	f.Close()
 	if err != nil {
 		return "", err

@@ -94,6 +94,9 @@ resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local
 serializeImagePulls: false
 maxPods: 110
+# A running pod's volumes are looked at again on each pod sync: online
+# expansion reaches the filesystem within this, not the default minute.
+syncFrequency: 10s
 `, nodeIP(i), name, sock)
 
 	files := map[string]string{

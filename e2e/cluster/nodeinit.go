@@ -120,6 +120,14 @@ func nodeMounts(cfg *nodeConfig) error {
 	if err := mount(cfg.Btrfs, cfg.PoolPath, "btrfs", 0, ""); err != nil {
 		return err
 	}
+	if cfg.SmallBtrfs != "" {
+		if err := os.MkdirAll(cfg.SmallPoolPath, 0o755); err != nil {
+			return err
+		}
+		if err := mount(cfg.SmallBtrfs, cfg.SmallPoolPath, "btrfs", 0, ""); err != nil {
+			return err
+		}
+	}
 	return mount("", "/", "", unix.MS_REC|unix.MS_SHARED, "")
 }
 
@@ -146,17 +154,24 @@ func nodeNetwork(ctx context.Context, cfg *nodeConfig) error {
 	return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 }
 
-// nodeVG makes the node's volume group on its loop device, unless there.
+// nodeVG makes the node's volume groups on their loop devices, unless there.
 func nodeVG(ctx context.Context, cfg *nodeConfig) error {
 	env := []string{"LVM_SUPPRESS_FD_WARNINGS=1"}
-	if _, err := run(ctx, env, "lvm", "vgs", cfg.VG); err == nil {
-		return nil
+	for _, g := range [][2]string{{cfg.VG, cfg.PV}, {cfg.SmallVG, cfg.SmallPV}} {
+		if g[0] == "" {
+			continue
+		}
+		if _, err := run(ctx, env, "lvm", "vgs", g[0]); err == nil {
+			continue
+		}
+		if _, err := run(ctx, env, "lvm", "pvcreate", "-y", g[1]); err != nil {
+			return err
+		}
+		if _, err := run(ctx, env, "lvm", "vgcreate", "-y", g[0], g[1]); err != nil {
+			return err
+		}
 	}
-	if _, err := run(ctx, env, "lvm", "pvcreate", "-y", cfg.PV); err != nil {
-		return err
-	}
-	_, err := run(ctx, env, "lvm", "vgcreate", "-y", cfg.VG, cfg.PV)
-	return err
+	return nil
 }
 
 // supervise runs containerd, then the kubelet, restarts either if it
