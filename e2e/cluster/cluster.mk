@@ -56,6 +56,6 @@ cluster-up: deps cluster-deps tools-e2e images cluster-build ## Start the cluste
 .PHONY: test-e2e
 test-e2e: deps cluster-deps tools-e2e images cluster-build ## End-to-end tests on one fresh local cluster, torn down afterwards, also after a crash (root).
 	@echo ">> end-to-end tests (one local cluster with $(CLUSTER_NODES) kubelet nodes in $(E2E_DIR))"
-	@trap "'$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
+	@trap "[ ! -e '$(E2E_DIR)' ] || '$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
 	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
 	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -v -run E2E ./$(CLUSTER_SRC)/

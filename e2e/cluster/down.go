@@ -21,7 +21,8 @@ import (
 // from the state file, and also finds by name what a run killed between
 // making a thing and recording it left (processes whose command line names
 // the lab, loop devices over its files, the bridge, the nodes' cgroups).
-// Running it twice, or with nothing there, is fine.
+// Running it twice, or with nothing there, is fine. It waits while
+// another process's cluster runs (the machine lock).
 func Down(ctx context.Context, o Options) error {
 	if err := o.defaults(); err != nil {
 		return err
@@ -30,6 +31,13 @@ func Down(ctx context.Context, o Options) error {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
 	}
+	// What Down finds by name (the bridge, toposuite-node* cgroups) is
+	// another cluster's while one runs: wait until none does. The cluster
+	// of this process (Cluster.Down) holds the lock already.
+	if err := acquireMachineLock(ctx, logf); err != nil {
+		return err
+	}
+	defer releaseMachineLock()
 	st, err := loadState(o.path(stateName))
 	if err != nil {
 		return err
