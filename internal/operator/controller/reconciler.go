@@ -67,7 +67,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	objs, err := r.Renderer.Cluster(&tc.Spec, r.Namespace)
+	onNodes, err := r.selectionNodes(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	objs, unresolved, err := r.Renderer.ClusterOn(&tc.Spec, r.Namespace, onNodes)
 	if err != nil {
 		// The spec cannot be rendered: only a spec change helps.
 		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonRenderFailed, Message: err.Error()}}, nil, nil, nil, err)
@@ -89,6 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	rolling, problems = foldUnresolved(unresolved, rolling, problems)
 	tc.Status.Applied = int32(res.Applied)
 	return ctrl.Result{}, r.writeStatus(ctx, &tc, problems, rolling, nodes, components, nil)
 }

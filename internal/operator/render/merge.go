@@ -10,33 +10,41 @@ import (
 	"github.com/toposuite/toposuite/internal/operator/values"
 )
 
-// Cluster renders everything a spec asks for: each release the values
-// package derives, merged into one set (see merge), preceded by the
-// LogicalVolume CRD when a driver runs.
+// Cluster renders everything a spec asks for as ClusterOn does, for a
+// cluster without nodes: groups with device selectors get no node plugin.
 func (r *Renderer) Cluster(spec *v1alpha1.TopolvmClusterSpec, namespace string) ([]*unstructured.Unstructured, error) {
-	rels, err := values.Releases(spec)
+	objs, _, err := r.ClusterOn(spec, namespace, nil)
+	return objs, err
+}
+
+// ClusterOn renders everything a spec asks for on nodes: each release the
+// values package derives, merged into one set (see merge), preceded by the
+// LogicalVolume CRD when a driver runs. The nodes of groups with device
+// selectors that get no node plugin yet are returned with the reason.
+func (r *Renderer) ClusterOn(spec *v1alpha1.TopolvmClusterSpec, namespace string, nodes []values.Node) ([]*unstructured.Unstructured, []values.Unresolved, error) {
+	rels, unresolved, err := values.Releases(spec, nodes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []*unstructured.Unstructured
 	if len(rels) > 0 && (spec.Components.LVM.Enabled || spec.Components.Btrfs.Enabled) {
 		// Both driver charts carry the same CRD; take it from the first.
 		crds, err := r.CRDs(rels[0].Chart)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, crds...)
 	}
 	for _, rel := range rels {
 		objs, err := r.Release(rel, namespace)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if out, err = merge(out, objs); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, unresolved, nil
 }
 
 // merge adds objs to set. The per-node-group releases of a driver render

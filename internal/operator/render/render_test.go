@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/toposuite/toposuite/deploy/charts"
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 	"github.com/toposuite/toposuite/internal/operator/render"
+	"github.com/toposuite/toposuite/internal/operator/report"
+	"github.com/toposuite/toposuite/internal/operator/values"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
@@ -150,14 +153,100 @@ func mustYAML(t *testing.T, o *unstructured.Unstructured) string {
 	return string(b)
 }
 
-// TestDeviceSelectorNotYet: a selector is refused with a message naming the
-// group and volume group, not rendered into an empty device list.
-func TestDeviceSelectorNotYet(t *testing.T) {
+// TestDeviceSelectorPerNode: a group with a selector renders one node
+// DaemonSet per node with a report, pinned to it, with that node's devices;
+// the same reports render the same objects; a new matching device on one
+// node changes that node's configuration (and pod template) only.
+func TestDeviceSelectorPerNode(t *testing.T) {
 	s := spec(t)
 	vg := &s.NodeGroups[1].VolumeGroups[0]
-	vg.Devices, vg.DeviceSelector = nil, &v1alpha1.DeviceSelector{Model: "Samsung*"}
-	_, err := renderer(t).Cluster(s, "toposuite-system")
-	if err == nil || !strings.Contains(err.Error(), "node group hdd, volume group vg-slow: deviceSelector is not supported yet") {
-		t.Errorf("got %v", err)
+	vg.Devices, vg.DeviceSelector = nil, &v1alpha1.DeviceSelector{Model: "ST*"}
+	hdd := map[string]string{"disk": "hdd"}
+	disk := func(p string) report.Device {
+		return report.Device{Path: p, Size: 1 << 40, Rotational: true, Model: "ST4000"}
 	}
+	nodes := func(h2 ...report.Device) []values.Node {
+		return []values.Node{
+			{Name: "h1", Labels: hdd, Report: &report.NodeReport{Discovered: []report.Device{disk("/dev/sdb")}}},
+			{Name: "h2", Labels: hdd, Report: &report.NodeReport{Discovered: h2,
+				VolumeGroups: []report.VolumeGroup{{Name: "vg-slow", Devices: []string{"/dev/sdb"}}}}},
+		}
+	}
+	r := renderer(t)
+	render := func(n []values.Node) map[string]*unstructured.Unstructured {
+		objs, unresolved, err := r.ClusterOn(s, "toposuite-system", n)
+		if err != nil || len(unresolved) > 0 {
+			t.Fatalf("render: %v, unresolved %v", err, unresolved)
+		}
+		out := map[string]*unstructured.Unstructured{}
+		for _, o := range objs {
+			if o.GetKind() == "DaemonSet" || o.GetKind() == "ConfigMap" {
+				out[o.GetName()] = o
+			}
+		}
+		return out
+	}
+	lvmdDevices := func(objs map[string]*unstructured.Unstructured, release string) []any {
+		data, _, _ := unstructured.NestedStringMap(objs[release+"-lvmd"].Object, "data")
+		var cfg struct {
+			VolumeGroups []struct {
+				Devices []any `json:"devices"`
+			} `json:"volumeGroups"`
+		}
+		if err := yaml.Unmarshal([]byte(data["lvmd.yaml"]), &cfg); err != nil || len(cfg.VolumeGroups) != 1 {
+			t.Fatalf("%s lvmd.yaml: %v\n%s", release, err, data["lvmd.yaml"])
+		}
+		return cfg.VolumeGroups[0].Devices
+	}
+
+	first := render(nodes())
+	if _, ok := first["topolvm-hdd-node"]; ok {
+		t.Errorf("the group-wide DaemonSet is rendered for a group with a selector")
+	}
+	h1, h2 := values.NodeReleaseName("topolvm", "hdd", "h1"), values.NodeReleaseName("topolvm", "hdd", "h2")
+	for node, rel := range map[string]string{"h1": h1, "h2": h2} {
+		ds, ok := first[rel+"-node"]
+		if !ok {
+			t.Fatalf("no DaemonSet %s-node for %s; rendered %v", rel, node, keys(first))
+		}
+		terms, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "affinity", "nodeAffinity",
+			"requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+		if !strings.Contains(mustYAML(t, &unstructured.Unstructured{Object: map[string]any{"t": terms}}), "- "+node) {
+			t.Errorf("%s-node is not pinned to %s: %v", rel, node, terms)
+		}
+	}
+	if d := cmp.Diff([]any{"/dev/sdb"}, lvmdDevices(first, h1)); d != "" {
+		t.Errorf("h1's devices (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]any{"/dev/sdb"}, lvmdDevices(first, h2)); d != "" {
+		t.Errorf("h2's devices, its member kept (-want +got):\n%s", d)
+	}
+
+	if d := cmp.Diff(first, render(nodes())); d != "" {
+		t.Errorf("the same reports render other objects (-first +second):\n%s", d)
+	}
+
+	grown := render(nodes(disk("/dev/sdc")))
+	if d := cmp.Diff([]any{"/dev/sdb", "/dev/sdc"}, lvmdDevices(grown, h2)); d != "" {
+		t.Errorf("h2's devices after a new disk (-want +got):\n%s", d)
+	}
+	checksum := func(objs map[string]*unstructured.Unstructured, rel string) string {
+		ann, _, _ := unstructured.NestedStringMap(objs[rel+"-node"].Object, "spec", "template", "metadata", "annotations")
+		return ann["checksum/config"]
+	}
+	if checksum(first, h2) == checksum(grown, h2) {
+		t.Errorf("h2's pod template did not change with its configuration: no rollout, no prepare")
+	}
+	if d := cmp.Diff(first[h1+"-node"], grown[h1+"-node"]); d != "" {
+		t.Errorf("h1's DaemonSet changed with h2's disks (-before +after):\n%s", d)
+	}
+}
+
+func keys(m map[string]*unstructured.Unstructured) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

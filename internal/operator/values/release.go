@@ -26,25 +26,30 @@ type Release struct {
 
 // Releases derives the releases a spec asks for, in a stable order: for
 // each enabled driver its main release, then one per node group with
-// storage for it; then the scheduler extender.
-func Releases(spec *v1alpha1.TopolvmClusterSpec) ([]Release, error) {
+// storage for it (one per node of the group, from nodes, when its volume
+// groups have device selectors: ResolveDevices); then the scheduler
+// extender. Nodes of such groups that get no release are returned as
+// Unresolved.
+func Releases(spec *v1alpha1.TopolvmClusterSpec, nodes []Node) ([]Release, []Unresolved, error) {
 	images, err := imageValues(spec.Images.Overrides)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Release
+	var unresolved []Unresolved
 	c := spec.Components
 	if c.LVM.Enabled {
-		rs, err := driverReleases(spec, ChartTopoLVM, c.LVM, images, lvmGroupValues)
+		rs, un, err := driverReleases(spec, nodes, ChartTopoLVM, c.LVM, images, lvmGroupValues)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, rs...)
+		unresolved = append(unresolved, un...)
 	}
 	if c.Btrfs.Enabled {
-		rs, err := driverReleases(spec, ChartTopoLS, c.Btrfs, images, btrfsGroupValues)
+		rs, _, err := driverReleases(spec, nodes, ChartTopoLS, c.Btrfs, images, btrfsGroupValues)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, rs...)
 	}
@@ -59,18 +64,23 @@ func Releases(spec *v1alpha1.TopolvmClusterSpec) ([]Release, error) {
 		}
 		v, err := overlay(v, chartValues(spec, ChartScheduler))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, Release{Name: ChartScheduler, Chart: ChartScheduler, Values: v})
 	}
-	return out, nil
+	return out, unresolved, nil
 }
 
 // groupValues returns a node group's values for a driver's chart, or nil
-// when the group has no storage for that driver.
-type groupValues func(g *v1alpha1.NodeGroup, images map[string]map[string]any) (map[string]any, error)
+// when the group has no storage for that driver. devices holds one node's
+// devices for the volume groups with a deviceSelector (ResolveDevices), nil
+// for a group without.
+type groupValues func(g *v1alpha1.NodeGroup, images map[string]map[string]any, devices map[string][]string) (map[string]any, error)
 
-func driverReleases(spec *v1alpha1.TopolvmClusterSpec, chart string, d v1alpha1.Driver, images map[string]map[string]any, group groupValues) ([]Release, error) {
+// driverReleases: the driver's main release, then its node groups'. Device
+// selectors are LVM's only (btrfs pools list their devices), so only the
+// TopoLVM chart is split per node.
+func driverReleases(spec *v1alpha1.TopolvmClusterSpec, nodes []Node, chart string, d v1alpha1.Driver, images map[string]map[string]any, group groupValues) ([]Release, []Unresolved, error) {
 	extra := chartValues(spec, chart)
 	common := func() map[string]any {
 		v := map[string]any{
@@ -100,34 +110,48 @@ func driverReleases(spec *v1alpha1.TopolvmClusterSpec, chart string, d v1alpha1.
 	main["storageClasses"] = storageClasses(spec, chart)
 	mv, err := overlay(main, extra)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := []Release{{Name: chart, Chart: chart, Values: mv}}
+	var unresolved []Unresolved
 
 	for i := range spec.NodeGroups {
 		g := &spec.NodeGroups[i]
-		gv, err := group(g, images)
-		if err != nil {
-			return nil, err
+		var rels []Release
+		if chart == ChartTopoLVM && hasSelector(g) {
+			var un []Unresolved
+			rels, un, err = perNodeReleases(g, nodes,
+				func(devices map[string][]string) (map[string]any, error) { return group(g, images, devices) },
+				func(node string) string { return NodeReleaseName(chart, g.Name, node) })
+			if err != nil {
+				return nil, nil, err
+			}
+			unresolved = append(unresolved, un...)
+		} else {
+			gv, err := group(g, images, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			if gv != nil {
+				rels = []Release{{Name: chart + "-" + g.Name, Values: gv}}
+			}
 		}
-		if gv == nil {
-			continue
+		for _, rel := range rels {
+			v := common()
+			v["fullnameOverride"] = rel.Name
+			set(v, false, "controller", "enabled")
+			set(v, false, "webhook", "enabled")
+			v["storageClasses"] = []any{}
+			set(v, true, "node", "enabled")
+			set(v, toAny(g.NodeSelector), "node", "nodeSelector")
+			merged, err := overlay(merge(v, rel.Values), extra)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, Release{Name: rel.Name, Chart: chart, Values: merged})
 		}
-		v := common()
-		name := chart + "-" + g.Name
-		v["fullnameOverride"] = name
-		set(v, false, "controller", "enabled")
-		set(v, false, "webhook", "enabled")
-		v["storageClasses"] = []any{}
-		set(v, true, "node", "enabled")
-		set(v, toAny(g.NodeSelector), "node", "nodeSelector")
-		merged, err := overlay(merge(v, gv), extra)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Release{Name: name, Chart: chart, Values: merged})
 	}
-	return out, nil
+	return out, unresolved, nil
 }
 
 func pullPolicy(spec *v1alpha1.TopolvmClusterSpec) string {

@@ -1,15 +1,13 @@
 package values
 
 import (
-	"fmt"
-
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 )
 
 // lvmGroupValues: the group's lvmd configuration (device classes and the
-// volume groups prepare builds) and prepare on, or nil without device
-// classes.
-func lvmGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any) (map[string]any, error) {
+// volume groups prepare builds, with a node's selected devices for those
+// with a selector) and prepare on, or nil without device classes.
+func lvmGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any, selected map[string][]string) (map[string]any, error) {
 	if len(g.DeviceClasses) == 0 {
 		return nil, nil
 	}
@@ -41,13 +39,15 @@ func lvmGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any) (ma
 		if vg.Adopt {
 			continue // used as it is: prepare never sees it
 		}
+		devices := vg.Devices
 		if vg.DeviceSelector != nil {
-			// Selected devices differ per node, and a node group shares one
-			// configuration: not done yet (docs/operator.md).
-			return nil, fmt.Errorf("node group %s, volume group %s: deviceSelector is not supported yet; list the devices", g.Name, vg.Name)
+			devices = selected[vg.Name]
 		}
-		v := map[string]any{"name": vg.Name, "devices": stringsToAny(vg.Devices)}
-		if vg.WipePolicy == v1alpha1.WipeSignatures {
+		v := map[string]any{"name": vg.Name, "devices": stringsToAny(devices)}
+		if vg.WipePolicy == v1alpha1.WipeSignatures && len(vg.Devices) > 0 {
+			// The listed devices only: selected ones were free when
+			// discovered, and one that holds something by the time prepare
+			// looks must be refused, not wiped.
 			v["wipe"] = stringsToAny(vg.Devices)
 		}
 		if vg.MinDeviceSize != nil {
@@ -73,7 +73,7 @@ func lvmGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any) (ma
 
 // btrfsGroupValues: the group's btrfsd pools (with a filesystem block for
 // prepare unless adopted) and prepare on, or nil without pools.
-func btrfsGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any) (map[string]any, error) {
+func btrfsGroupValues(g *v1alpha1.NodeGroup, images map[string]map[string]any, _ map[string][]string) (map[string]any, error) {
 	if len(g.Pools) == 0 {
 		return nil, nil
 	}
