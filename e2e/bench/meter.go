@@ -176,7 +176,8 @@ func (m *Meter) classify(pid int, stats map[int]procStat) string {
 		return ""
 	}
 	if m.inits[pid] {
-		return "node init"
+		// PID 1 of the node: orphans it reaps count for it.
+		return "node init (reaped orphans)"
 	}
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	uid, id := podOfCgroup(string(b))

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -63,7 +65,7 @@ func WriteResult(w io.Writer, r Result) {
 	if r.AllBound > 0 {
 		fmt.Fprintf(w, "    all Bound          %s after the first create request\n", secs(r.AllBound))
 	}
-	fmt.Fprintf(w, "    create -> Bound    p50 %s  p90 %s  max %s  (%d PVCs)\n", ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max), r.Bound.N)
+	fmt.Fprintf(w, "    create -> Bound    p50 %s  p90 %s  max %s  (%d PVCs; per node %s)\n", ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max), r.Bound.N, perNode(r.Marks))
 	if r.PodsRunning > 0 {
 		fmt.Fprintf(w, "    all pods Running   %s after the first create request\n", secs(r.PodsRunning))
 	}
@@ -89,6 +91,20 @@ func WriteResult(w io.Writer, r Result) {
 		}
 		tw.Flush()
 	}
+}
+
+// perNode counts the volumes of each node, in node order.
+func perNode(ms []Marks) string {
+	n := map[string]int{}
+	for _, m := range ms {
+		n[m.Node]++
+	}
+	names := slices.Sorted(maps.Keys(n))
+	var parts []string
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", name, n[name]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Row is one line of the summary table: a setting and a driver.
