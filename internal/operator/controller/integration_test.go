@@ -17,14 +17,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
+	"github.com/toposuite/toposuite/deploy/charts"
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 	"github.com/toposuite/toposuite/internal/operator/apply"
 	"github.com/toposuite/toposuite/internal/operator/controller"
+	"github.com/toposuite/toposuite/internal/operator/render"
 	"github.com/toposuite/toposuite/internal/operator/report"
 	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
@@ -111,49 +115,8 @@ var (
 // kept across renders, and deleting the TopolvmCluster removes everything
 // but the LogicalVolume CRD.
 func TestIntegrationOperator(t *testing.T) {
-	cfg, c := testutil.APIServer(t)
-	ctx := testutil.Context(t)
-	e := &env{t: t, ctx: ctx, c: c}
-
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	for name, disk := range map[string]string{"n1": "ssd", "n2": "hdd"} {
-		testutil.Node(t, c, name)
-		n := &corev1.Node{}
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
-			t.Fatal(err)
-		}
-		patch := client.MergeFrom(n.DeepCopy())
-		n.Labels = map[string]string{"disk": disk}
-		if err := c.Patch(ctx, n, patch); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	s, err := scheme.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: s, Cache: controller.CacheOptions(ns),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.Register(mgr, ns, logr.Discard()); err != nil {
-		t.Fatal(err)
-	}
-	mgrCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}, "n2": {"disk": "hdd"}}, true)
+	ctx, c := e.ctx, e.c
 
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(clusterYAML), &u.Object); err != nil {
@@ -230,7 +193,7 @@ func TestIntegrationOperator(t *testing.T) {
 
 	// Reports: a refused device makes the cluster Degraded naming it; a
 	// node two groups select (labels changed at run time) too.
-	err = report.Write(ctx, c, ns, report.NodeReport{Node: "n1",
+	err := report.Write(ctx, c, ns, report.NodeReport{Node: "n1",
 		VolumeGroups: []report.VolumeGroup{{Name: "vg-ssd", Size: 1 << 30, Free: 1 << 29, Devices: []string{"/dev/loop10"},
 			Refused: []report.Refusal{{Device: "/dev/loop12", Reason: "filesystem"}}}},
 		Discovered: []report.Device{{Path: "/dev/loop13", Size: 1 << 30}}})
@@ -313,6 +276,70 @@ func TestIntegrationOperator(t *testing.T) {
 	if !e.exists(crd, "", "logicalvolumes.topolvm.io") {
 		t.Errorf("the LogicalVolume CRD was deleted with volumeDeletionPolicy Keep")
 	}
+}
+
+// startOperator starts an API server with a Node per entry of nodes (with
+// those labels), the operator's namespace, and the operator's manager,
+// stopped when the test ends. register: through controller.Register, as
+// the command does; it registers the health gauges in the process's one
+// metrics registry, so only one test may. The others add the reconciler
+// without gauges.
+func startOperator(t *testing.T, nodes map[string]map[string]string, register bool) *env {
+	cfg, c := testutil.APIServer(t)
+	ctx := testutil.Context(t)
+	e := &env{t: t, ctx: ctx, c: c}
+
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, labels := range nodes {
+		testutil.Node(t, c, name)
+		n := &corev1.Node{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(n.DeepCopy())
+		n.Labels = labels
+		if err := c.Patch(ctx, n, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := scheme.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: s, Cache: controller.CacheOptions(ns),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Each test's manager runs the one named controller.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if register {
+		err = controller.Register(mgr, ns, logr.Discard())
+	} else {
+		var rd *render.Renderer
+		if rd, err = render.New(charts.FS, cfg, nil); err == nil {
+			r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Renderer: rd, Namespace: ns, Log: logr.Discard()}
+			err = r.SetupWithManager(mgr)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgrCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+
+	return e
 }
 
 func equalJSON(t *testing.T, a, b any) bool {
