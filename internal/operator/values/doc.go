@@ -9,4 +9,8 @@
 // container). The chart puts a checksum of that configuration on the pod
 // template, so a changed configuration (a device added) rolls the
 // DaemonSet, prepare runs again and the volume group grows.
+//
+// A group whose volume groups choose devices by deviceSelector is one
+// release per node instead (ResolveDevices, Releases' nodes): the devices
+// differ from node to node.
 package values
