@@ -39,8 +39,11 @@ func Breakdown(ms []Marks) []Hop {
 		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},
 		{"controller answers, csi-provisioner makes the PV", func(m Marks) time.Time { return m.LVReady }, func(m Marks) time.Time { return m.PVCreated }},
 		{"kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
-		{"deletion: delete request -> LogicalVolume gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.LVGone }},
-		{"deletion: delete request -> PV gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVGone }},
+		{"deletion: kube-controller-manager: PVC gone, PV Released", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVReleased }},
+		{"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume", func(m Marks) time.Time { return m.PVReleased }, func(m Marks) time.Time { return m.LVDeleting }},
+		{"deletion: node plugin + daemon: volume removed, LogicalVolume gone", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.LVGone }},
+		{"deletion: csi-provisioner deletes the PV", func(m Marks) time.Time { return m.LVGone }, func(m Marks) time.Time { return m.PVGone }},
+		{"deletion: delete request -> PV gone (whole)", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVGone }},
 	}
 	var out []Hop
 	for _, h := range hops {

@@ -37,6 +37,10 @@ type Marks struct {
 	// PVCreated: csi-provisioner made the PV. Bound: kube-controller-manager
 	// bound the PVC to it.
 	PVCreated, Bound time.Time
+	// PVReleased: kube-controller-manager released the PV of a deleted
+	// PVC. LVDeleting: the driver's controller deleted the LogicalVolume
+	// (in DeleteVolume); the node still has to remove the volume.
+	PVReleased, LVDeleting time.Time
 	// PVGone, LVGone: the PV and LogicalVolume objects were deleted.
 	PVGone, LVGone time.Time
 	// Node is the LogicalVolume's node.
@@ -71,6 +75,7 @@ func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	pvs := g.Core().V1().PersistentVolumes().Informer()
 	if _, err := pvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { tl.pv(o, false) },
+		UpdateFunc: func(_, o any) { tl.pv(o, false) },
 		DeleteFunc: func(o any) { tl.pv(o, true) },
 	}); err != nil {
 		return nil, err
@@ -147,10 +152,12 @@ func (tl *Timeline) pv(o any, deleted bool) {
 	}
 	tl.update(func(now time.Time) {
 		m := tl.marks(string(p.Spec.ClaimRef.UID))
+		setOnce(&m.PVCreated, now)
+		if p.Status.Phase == corev1.VolumeReleased {
+			setOnce(&m.PVReleased, now)
+		}
 		if deleted {
 			setOnce(&m.PVGone, now)
-		} else {
-			setOnce(&m.PVCreated, now)
 		}
 	})
 }
@@ -175,6 +182,9 @@ func (tl *Timeline) lv(o any, deleted bool) {
 		setOnce(&m.LVCreated, now)
 		if id != "" {
 			setOnce(&m.LVReady, now)
+		}
+		if u.GetDeletionTimestamp() != nil {
+			setOnce(&m.LVDeleting, now)
 		}
 		if deleted {
 			setOnce(&m.LVGone, now)
