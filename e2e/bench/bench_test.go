@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,7 +43,8 @@ func envInt(name string, def int) int {
 // per component and where the time goes; first with kube-controller-manager
 // raised to 100 QPS / 200 burst, then at its defaults (20/30). The charts
 // are installed as shipped. Figures are printed, then a summary table.
-// TOPOSUITE_BENCH_PVCS and TOPOSUITE_BENCH_SINGLE change the counts; -bench
+// TOPOSUITE_BENCH_PVCS and TOPOSUITE_BENCH_SINGLE change the counts,
+// TOPOSUITE_BENCH_DIR the lab directory; -bench
 // 'Provisioning/kcm-raised/lvm' picks a setting and a driver.
 func BenchmarkProvisioning(b *testing.B) {
 	if os.Geteuid() != 0 {
@@ -69,7 +71,17 @@ func BenchmarkProvisioning(b *testing.B) {
 
 func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 	ctx := context.Background()
-	o := cluster.Options{Dir: os.Getenv("TOPOSUITE_BENCH_DIR"), Out: os.Stdout, DiskSize: 128 << 30}
+	// TOPOSUITE_BENCH_REPO takes the charts from another checkout, to
+	// compare chart settings (the images stay this repository's).
+	o := cluster.Options{Dir: os.Getenv("TOPOSUITE_BENCH_DIR"), Out: os.Stdout, DiskSize: 128 << 30, Repo: os.Getenv("TOPOSUITE_BENCH_REPO")}
+	if o.Repo != "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.ImagesDir = filepath.Join(wd, "..", "..", "bin", "images")
+		fmt.Printf("charts from %s\n", o.Repo)
+	}
 	if o.Dir == "" {
 		o.Dir = "/var/tmp/toposuite-bench"
 	}
