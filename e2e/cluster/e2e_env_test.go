@@ -80,6 +80,19 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// eachDriver runs f as a parallel subtest per driver, each with the
+// test's env; the test itself runs in parallel with the others.
+func eachDriver(t *testing.T, f func(e *env, d driverCase)) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			f(e.with(t), d)
+		})
+	}
+}
+
 // with is the env for a subtest (same namespace).
 func (e *env) with(t *testing.T) *env {
 	c := *e
@@ -88,20 +101,31 @@ func (e *env) with(t *testing.T) *env {
 }
 
 // storageClass creates a StorageClass for this test (named after its
-// namespace) and deletes it at the end.
-func (e *env) storageClass(suffix, driver string, params map[string]string, mode storagev1.VolumeBindingMode) string {
+// namespace), with the allowed topologies if any, and deletes it at the end.
+func (e *env) storageClass(suffix, driver string, params map[string]string, mode storagev1.VolumeBindingMode, allowed ...corev1.TopologySelectorTerm) string {
 	e.t.Helper()
 	name := e.ns + "-" + suffix
 	expand, del := true, corev1.PersistentVolumeReclaimDelete
 	sc := &storagev1.StorageClass{
 		ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: driver, Parameters: params,
-		VolumeBindingMode: &mode, AllowVolumeExpansion: &expand, ReclaimPolicy: &del,
+		VolumeBindingMode: &mode, AllowVolumeExpansion: &expand, ReclaimPolicy: &del, AllowedTopologies: allowed,
 	}
 	if _, err := e.cs.StorageV1().StorageClasses().Create(e.ctx, sc, metav1.CreateOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { _ = e.cs.StorageV1().StorageClasses().Delete(e.ctx, name, metav1.DeleteOptions{}) })
 	return name
+}
+
+// pinnedSmallClass is a StorageClass of the driver's small device class
+// with Immediate binding restricted to one node (allowedTopologies): its
+// PVCs are provisioned there at once, without a pod, so neither
+// kube-scheduler nor the extender is involved.
+func (e *env) pinnedSmallClass(d driverCase, node string) string {
+	e.t.Helper()
+	return e.storageClass(d.name+"-small-"+node, d.driver, map[string]string{d.driver + "/device-class": smallClass},
+		storagev1.VolumeBindingImmediate, corev1.TopologySelectorTerm{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{{
+			Key: "topology." + d.driver + "/node", Values: []string{node}}}})
 }
 
 // claim is a PVC spec; create makes it.
