@@ -42,7 +42,9 @@ func Breakdown(ms []Marks) []Hop {
 		{"deletion: kube-controller-manager: PVC gone, PV Released", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVReleased }},
 		{"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume", func(m Marks) time.Time { return m.PVReleased }, func(m Marks) time.Time { return m.LVDeleting }},
 		{"deletion: node plugin + daemon: volume removed, LogicalVolume gone", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.LVGone }},
-		{"deletion: csi-provisioner deletes the PV", func(m Marks) time.Time { return m.LVGone }, func(m Marks) time.Time { return m.PVGone }},
+		// DeleteVolume returns once the LogicalVolume is being deleted; the
+		// PV and the volume on the node then go independently.
+		{"deletion: csi-provisioner deletes the PV", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.PVGone }},
 		{"deletion: delete request -> PV gone (whole)", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVGone }},
 	}
 	var out []Hop

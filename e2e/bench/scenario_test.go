@@ -49,7 +49,7 @@ func TestBreakdownHops(t *testing.T) {
 		"deletion: kube-controller-manager: PVC gone, PV Released":                          10 * time.Millisecond,
 		"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume": 5 * time.Millisecond,
 		"deletion: node plugin + daemon: volume removed, LogicalVolume gone":                15 * time.Millisecond,
-		"deletion: csi-provisioner deletes the PV":                                          20 * time.Millisecond,
+		"deletion: csi-provisioner deletes the PV":                                          35 * time.Millisecond,
 		"deletion: delete request -> PV gone (whole)":                                       50 * time.Millisecond,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
