@@ -14,6 +14,10 @@ export PATH   := $(TOOLS_BIN):$(PATH)
 
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT        ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Read once: a commit made while make runs must not change what the
+# binaries are checked against.
+VERSION       := $(VERSION)
+COMMIT        := $(COMMIT)
 LDFLAGS       := -X github.com/toposuite/toposuite/internal/version.version=$(VERSION) \
                  -X github.com/toposuite/toposuite/internal/version.commit=$(COMMIT)
 BINARIES      := lvmd btrfsd topolvm-controller topolvm-node topols-node topolvm-scheduler topolvm-operator
