@@ -59,7 +59,7 @@ func (c *Cluster) loadImages() error {
 		have[filepath.Base(repo)] = f[0]
 		c.images.tag = tag
 	}
-	for _, name := range suiteImages {
+	for _, name := range append(append([]string{}, suiteImages...), c.o.ExtraImages...) {
 		ref, ok := have[name]
 		if !ok {
 			return fmt.Errorf("image %s is not in %s/images.txt: run make images", name, c.o.ImagesDir)

@@ -31,6 +31,10 @@ type Options struct {
 	// SpareDisks is the number of blank loop devices (DiskSize each) every
 	// node gets besides those (spares.go); default none.
 	SpareDisks int
+	// ExtraImages are images of make images every node gets besides the
+	// ones the charts' default installation uses, e.g. topolvm-operator,
+	// and lvmd and btrfsd for prepare's init containers.
+	ExtraImages []string
 }
 
 // Network layout: a host-only bridge, one address per node on it, one pod
