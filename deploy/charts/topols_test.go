@@ -98,10 +98,15 @@ func TestChartsTopolsPoolsAndPrepare(t *testing.T) {
 	}
 	checkCobraFlags(t, "btrfsd prepare", prepareCmd, prep.Args[1:])
 	n := container(t, spec, "node")
+	// prepare mounts pools for the host to see, under their parent
+	// directory: a pool path mounted into its container would be a mount
+	// point there already, which prepare refuses. The node plugin sees them.
+	if m, v := mountAt(t, spec, prep, "/mnt"); *m.MountPropagation != corev1.MountPropagationBidirectional || v.HostPath == nil || v.HostPath.Path != "/mnt" {
+		t.Errorf("btrfsd-prepare mounts the pools' parent /mnt with %v from %+v", *m.MountPropagation, v.VolumeSource)
+	}
 	for _, p := range []string{"/mnt/fast", "/mnt/slow"} {
-		// prepare mounts pools for the host to see; the node plugin sees them.
-		if m, _ := mountAt(t, spec, prep, p); *m.MountPropagation != corev1.MountPropagationBidirectional {
-			t.Errorf("btrfsd-prepare mounts %s with %v", p, *m.MountPropagation)
+		if hasMountAt(prep, p) {
+			t.Errorf("btrfsd-prepare mounts the pool path %s itself", p)
 		}
 		mountAt(t, spec, n, p)
 	}

@@ -37,6 +37,19 @@ node plugin's. nodeName is left to $NODE_NAME.
 {{- $paths | uniq | sortAlpha | join "\n" -}}
 {{- end -}}
 
+{{/*
+The distinct parent directories of the pools. btrfsd prepare gets these,
+not the pool paths: a pool path mounted into its container would always be
+a mount point there (of the host directory's filesystem), which prepare
+rightly refuses to mount over; under the parent, the pool path is what it
+is on the host, and the mount prepare makes reaches the host (Bidirectional).
+*/}}
+{{- define "toposuite.btrfsd.poolParents" -}}
+{{- $dirs := list -}}
+{{- range .Values.btrfsd.config.pools -}}{{- $dirs = append $dirs (.path | clean | dir) -}}{{- end -}}
+{{- $dirs | uniq | sortAlpha | join "\n" -}}
+{{- end -}}
+
 {{/* Pool mounts, for (dict "root" $ "propagation" "HostToContainer"|"Bidirectional"). */}}
 {{- define "toposuite.btrfsd.poolMounts" -}}
 {{- $prop := .propagation -}}
@@ -78,6 +91,14 @@ node plugin's. nodeName is left to $NODE_NAME.
     path: {{ . }}
     type: DirectoryOrCreate
 {{- end -}}
+{{- if .Values.btrfsd.prepare.enabled }}
+{{- range splitList "\n" (include "toposuite.btrfsd.poolParents" .) }}
+- name: pool-parent-{{ sha256sum . | trunc 10 }}
+  hostPath:
+    path: {{ . }}
+    type: DirectoryOrCreate
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -89,7 +110,8 @@ directory.
 
 {{/*
 `btrfsd prepare` before the node plugin starts: builds and mounts the pools
-that have a filesystem block; the mounts reach the host (Bidirectional). It
+that have a filesystem block, under the pools' parent directories (see
+toposuite.btrfsd.poolParents); the mounts reach the host (Bidirectional). It
 goes on (--keep-going) when a device is refused, so that the node plugin
 starts with the pools that exist; its report on the host says what was not
 done.
@@ -116,7 +138,11 @@ done.
     - name: btrfsd-config
       mountPath: {{ include "toposuite.btrfsd.configPath" . | dir }}
       readOnly: true
-    {{- include "toposuite.btrfsd.poolMounts" (dict "root" . "propagation" "Bidirectional") | nindent 4 }}
+    {{- range splitList "\n" (include "toposuite.btrfsd.poolParents" .) }}
+    - name: pool-parent-{{ sha256sum . | trunc 10 }}
+      mountPath: {{ . }}
+      mountPropagation: Bidirectional
+    {{- end }}
 {{- end -}}
 {{- end -}}
 
