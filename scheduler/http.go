@@ -31,7 +31,14 @@ func (e *Extender) Handler(maxBytes int64, next http.Handler) http.Handler {
 	return mux
 }
 
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// Request bodies (megabytes with full Node objects) and answers (small,
+// but for the filter's Error or a node list) are pooled apart: a shared
+// pool hands a small buffer to the next body, which then allocates and
+// clears megabytes again.
+var (
+	bodies  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
 
 // statusWriter remembers the status code for the metrics.
 type statusWriter struct {
@@ -64,9 +71,9 @@ func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWri
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		buf := buffers.Get().(*bytes.Buffer)
+		buf := bodies.Get().(*bytes.Buffer)
 		buf.Reset()
-		defer buffers.Put(buf)
+		defer bodies.Put(buf)
 		if r.ContentLength > 0 && r.ContentLength <= maxBytes {
 			buf.Grow(int(r.ContentLength))
 		}
@@ -84,9 +91,9 @@ func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWri
 			http.Error(w, "malformed ExtenderArgs: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		out := buffers.Get().(*bytes.Buffer)
+		out := answers.Get().(*bytes.Buffer)
 		out.Reset()
-		defer buffers.Put(out)
+		defer answers.Put(out)
 		serve(w, r, req, out)
 	})
 }
