@@ -76,8 +76,12 @@ func TestE2ECapacity(t *testing.T) {
 		n := func(s string) string { return d.name + "-" + s }
 		const full = "node1"
 		// Settled: the CSIStorageCapacity (csi-provisioner asks
-		// GetCapacity every 10 s) shows what the node says it has.
-		c0 := e.storageCapacity(d, sc, full, func(c int64) bool { return c == e.nodeCapacity(d.driver, full, smallClass) })
+		// GetCapacity every 10 s) and the Node's annotation both show
+		// what the node's LVM or btrfs really has free (the test before
+		// this one may have just removed a volume).
+		c0 := e.storageCapacity(d, sc, full, func(c int64) bool {
+			return c == e.nodeCapacity(d.driver, full, smallClass) && c == e.smallClassFree(d, full)
+		})
 		t.Logf("%s on %s: CSIStorageCapacity %s", sc, full, quantity(c0))
 
 		// Fits nowhere.
@@ -179,4 +183,32 @@ func (e *env) nodeCapacity(driver, node, class string) int64 {
 		return -1
 	}
 	return v
+}
+
+// smallClassFree is what the node's small device class has free, asked
+// from LVM (VG free less the class's spare) or, for TopoLS, the pool's
+// budget once it holds no subvolume (-1 while it does).
+func (e *env) smallClassFree(d driverCase, node string) int64 {
+	e.t.Helper()
+	if d.driver == "topols.io" {
+		out, err := e.InNode(e.ctx, node, "btrfs", "subvolume", "list", "-o", smallPoolPath)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if strings.TrimSpace(out) != "" {
+			return -1
+		}
+		budget := resource.MustParse(smallPoolBudget)
+		return budget.Value()
+	}
+	out, err := e.InNode(e.ctx, node, "lvm", "vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", smallVG)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	free, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		e.t.Fatalf("vgs %s on %s: %q: %v", smallVG, node, out, err)
+	}
+	spare := resource.MustParse(smallVGSpare)
+	return free - spare.Value()
 }
