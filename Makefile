@@ -56,7 +56,7 @@ build: ## Build every binary into bin/.
 	@for b in $(BINARIES); do echo ">> build $$b"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 .PHONY: test
-test: deps check-binaries test-unit test-integration test-images test-e2e ## Run the whole suite: unit, real-storage and API-server integration tests, image builds, end-to-end tests on a local cluster.
+test: deps check-binaries test-unit test-integration test-images test-e2e test-e2e-operator ## Run the whole suite: unit, real-storage and API-server integration tests, image builds, end-to-end tests on a local cluster.
 	@echo ">> all tests passed"
 
 .PHONY: check-binaries

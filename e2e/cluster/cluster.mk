@@ -13,6 +13,9 @@ CLUSTER_NODES    ?= 3
 E2E_TIMEOUT      ?= 30m
 # Lab directory of the end-to-end tests' cluster (make test-e2e).
 E2E_DIR          ?= /var/tmp/toposuite-e2e
+# Lab directory of the operator's end-to-end test (its own cluster: nodes
+# without the suite, with blank disks).
+E2E_OPERATOR_DIR ?= /var/tmp/toposuite-e2e-operator
 # Parallel end-to-end tests: they wait on the cluster, not on the CPU, so
 # more than go test's default (GOMAXPROCS, 2 here).
 E2E_PARALLEL     ?= 8
@@ -59,3 +62,10 @@ test-e2e: deps cluster-deps tools-e2e images cluster-build ## End-to-end tests o
 	@trap "[ ! -e '$(E2E_DIR)' ] || '$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
 	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
 	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -v -run E2E ./$(CLUSTER_SRC)/
+
+.PHONY: test-e2e-operator
+test-e2e-operator: deps cluster-deps tools-e2e images cluster-build ## The operator's end-to-end test on its own local cluster (2 nodes with blank disks, no suite), torn down afterwards (root).
+	@echo ">> operator end-to-end test (one local cluster with 2 kubelet nodes in $(E2E_OPERATOR_DIR))"
+	@trap "[ ! -e '$(E2E_OPERATOR_DIR)' ] || '$(CLUSTER_BIN)' down --dir '$(E2E_OPERATOR_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
+	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_OPERATOR_DIR='$(E2E_OPERATOR_DIR)' \
+	  $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./e2e/operator/
