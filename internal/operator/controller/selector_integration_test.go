@@ -113,19 +113,18 @@ func TestIntegrationDeviceSelector(t *testing.T) {
 		return strings.Join(devices("h2"), ",") == "/dev/sdd" && strings.Join(devices("h3"), ",") == "/dev/sdc" &&
 			d != nil && d.Status == metav1.ConditionFalse
 	})
-	h2Before := template("h2")
+	// The ConfigMap and the DaemonSet are separate applies: wait for both.
+	var h2Before string
+	testutil.Eventually(t, "h2's DaemonSet", func() bool { h2Before = template("h2"); return h2Before != "" })
 
 	// The selected device joined h2's volume group and a new disk shows
 	// up on h2: h2's configuration (and pod template: a rollout, prepare
 	// extends the volume group) grows, keeping the member; h1 is untouched.
 	write(report.NodeReport{Node: "h2", Discovered: []report.Device{hdd("/dev/sde")},
 		VolumeGroups: []report.VolumeGroup{{Name: "vg-hdd", Size: 4 << 30, Free: 4 << 30, Devices: []string{"/dev/sdd"}}}})
-	testutil.Eventually(t, "h2's volume group grows", func() bool {
-		return strings.Join(devices("h2"), ",") == "/dev/sdd,/dev/sde"
+	testutil.Eventually(t, "h2's volume group grows, and its pod template with it", func() bool {
+		return strings.Join(devices("h2"), ",") == "/dev/sdd,/dev/sde" && template("h2") != h2Before
 	})
-	if template("h2") == h2Before {
-		t.Errorf("h2's pod template did not change with its configuration")
-	}
 	if template("h1") != h1Before {
 		t.Errorf("h1's DaemonSet changed with h2's disks")
 	}
