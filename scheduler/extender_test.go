@@ -313,3 +313,27 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A pod let through whose claim is deleted before its placement shows
+// (the pod and its claims deleted together) holds nothing any more.
+func TestFilterForgetsPodsWhoseClaimIsGone(t *testing.T) {
+	e := testExtender(t, func(c *Config) { c.InFlightWait = &metav1.Duration{Duration: 20 * time.Millisecond} })
+	_, pvcs, classes := e.ledger.Handlers()
+	sc := "topolvm"
+	classes.OnAdd(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc}, Provisioner: "topolvm.io"}, false)
+	a := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}, Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &sc}}
+	pvcs.OnAdd(a, false)
+	ann := map[string]string{"capacity.topolvm.io/00default": strconv.FormatInt(6*gi, 10)}
+	nodes := map[string]map[string]string{"n1": nodeAnn(map[string]int64{"00default": 10 * gi}, 0)}
+	vol := corev1.Volume{Name: "a", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "a"}}}
+	if v, _ := e.Filter(context.Background(), fullRequest(capPod("a", ann, vol), nodes)); !v[0].pass {
+		t.Fatal(v)
+	}
+	pvcs.OnDelete(a)
+	if v, _ := e.Filter(context.Background(), fullRequest(capPod("b", ann), nodes)); !v[0].pass {
+		t.Errorf("pod b refused for a pod whose claim is gone: %+v", v[0])
+	}
+	if n := waits(t, e); n != 0 {
+		t.Errorf("pod b waited for a pod whose claim is gone: %d waits", n)
+	}
+}

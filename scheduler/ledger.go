@@ -112,7 +112,10 @@ func (l *Ledger) claimPlaced(key string) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	p, ok := l.pvcs[key]
-	return ok && (p.bound || p.selectedNode != "")
+	// A claim that is gone takes no space anywhere: its pod (deleted with
+	// it, or left without it) must not hold bytes on the nodes it was let
+	// through to until the record expires.
+	return !ok || p.bound || p.selectedNode != ""
 }
 
 // claimOfDriver says whether a claim exists, is unbound, and belongs to
