@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 	"github.com/toposuite/toposuite/internal/testutil"
 	"github.com/toposuite/toposuite/lvmd/config"
@@ -28,12 +30,14 @@ func blockSize(t testing.TB, dev string) int64 {
 	return n
 }
 
-func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
-	testutil.RequireTools(t, "mkfs.ext4", "resize2fs", "e2fsck")
+// newDevLoopRig is a rig whose lvmd runs the development loop activation;
+// it also returns the PV, over which every loop device left is detached
+// before the VG goes away.
+func newDevLoopRig(t *testing.T) (*rig, string) {
 	r := newRig(t, gib)
 	pv := r.env.LVM(t, "pvs", "--noheadings", "-o", "pv_name", "-S", "vg_name="+r.vg)
 	pv = strings.TrimSpace(pv)
-	t.Cleanup(func() { // before the VG and its PV go away
+	t.Cleanup(func() {
 		for _, l := range loopsOver(t, pv) {
 			testutil.DetachLoop(t, l)
 		}
@@ -41,6 +45,12 @@ func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
 	r.stop()
 	r.cfg.Activation = config.ActivationDevelopmentLoop
 	r.start()
+	return r, pv
+}
+
+func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
+	testutil.RequireTools(t, "mkfs.ext4", "resize2fs", "e2fsck")
+	r, pv := newDevLoopRig(t)
 	c := testutil.Context(t)
 
 	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "dev1", SizeBytes: 64 * mib})
@@ -101,5 +111,73 @@ func TestIntegrationDevelopmentLoopActivation(t *testing.T) {
 	}
 	if l := loopsOver(t, pv); len(l) != 0 {
 		t.Errorf("loop devices left over the PV after remove: %v", l)
+	}
+}
+
+// lvSize is the size of vg/name in bytes, straight from LVM.
+func (r *rig) lvSize(name string) int64 {
+	out := r.env.LVM(r.t, "lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size", r.vg+"/"+name)
+	n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		r.t.Fatalf("lv_size of %s: %q: %v", name, out, err)
+	}
+	return n
+}
+
+// A loop device maps one run of extents, so a volume followed by another
+// cannot grow in place: the grow must fail with FailedPrecondition and leave
+// the LV, its device and the capacity as they were; once room follows, the
+// same grow moves the device too.
+func TestIntegrationDevelopmentLoopGrowNeedsTheNextExtents(t *testing.T) {
+	r, _ := newDevLoopRig(t)
+	c := testutil.Context(t)
+	dev := map[string]string{}
+	for _, name := range []string{"first", "second"} {
+		v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: 64 * mib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev[name] = v.Volume.Path
+	}
+	before := r.available()
+
+	_, err := r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "first", SizeBytes: 128 * mib})
+	testutil.WantCode(t, err, codes.FailedPrecondition, "growing a volume with a neighbour after it")
+	if err != nil && !strings.Contains(err.Error(), "contiguous") {
+		t.Errorf("error %q does not say why", err)
+	}
+	if got := r.lvSize("first"); got != 64*mib {
+		t.Errorf("LV is %d bytes after the refused grow, want 64 MiB", got)
+	}
+	if got := blockSize(t, dev["first"]); got != 64*mib {
+		t.Errorf("device is %d bytes after the refused grow, want 64 MiB", got)
+	}
+	if got := r.available(); got != before {
+		t.Errorf("available = %d after the refused grow, want %d", got, before)
+	}
+	g, err := r.client.GetVolume(c, &api.GetVolumeRequest{Name: "first"})
+	if err != nil || g.Volume.SizeBytes != 64*mib || g.Volume.Path != dev["first"] {
+		t.Errorf("volume after the refused grow: %v, %v", g, err)
+	}
+
+	// The last volume has free extents after it.
+	v, err := r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "second", SizeBytes: 128 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Volume.Path != dev["second"] || blockSize(t, dev["second"]) != 128*mib || r.lvSize("second") != 128*mib {
+		t.Errorf("second after grow: path %q, device %d bytes, LV %d bytes; want %s, 128 MiB", v.Volume.Path, blockSize(t, dev["second"]), r.lvSize("second"), dev["second"])
+	}
+
+	// With its neighbour gone, the first volume grows in place.
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err = r.client.ResizeVolume(c, &api.ResizeVolumeRequest{Name: "first", SizeBytes: 128 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Volume.Path != dev["first"] || blockSize(t, dev["first"]) != 128*mib || r.lvSize("first") != 128*mib {
+		t.Errorf("first after grow: path %q, device %d bytes, LV %d bytes; want %s, 128 MiB", v.Volume.Path, blockSize(t, dev["first"]), r.lvSize("first"), dev["first"])
 	}
 }

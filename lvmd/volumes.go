@@ -288,18 +288,32 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	want := roundUp(size, unit)
 	switch {
 	case want == lv.Size:
-		return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
+		// Also the retry of a grow whose device could not follow at once.
+		return b.resized(ctx, c, lv)
 	case want < lv.Size:
 		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is %d bytes; shrinking to %d is not supported", name, lv.Size, want)
 	case lv.Origin != "" && !c.thin():
 		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is a thick snapshot and cannot be resized", name)
 	}
+	extend := b.lvm.Extend
+	if b.dev != nil {
+		// The development device maps one run of extents: refuse a volume
+		// it cannot show before changing anything, and grow only into the
+		// extents that follow, so that the device can follow the LV.
+		if _, err := b.dev.Activate(ctx, c.VolumeGroup, name); err != nil {
+			return storage.Volume{}, fmt.Errorf("volume %q cannot be grown: %w", name, err)
+		}
+		extend = b.lvm.ExtendContiguous
+	}
 	delta := want - lv.Size
 	if !b.reserve(c, delta) {
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, growing %q needs %d more", c.Name, max(0, b.available(c)), name, delta)
 	}
-	if err := b.lvm.Extend(ctx, c.VolumeGroup, name, want); err != nil {
+	if err := extend(ctx, c.VolumeGroup, name, want); err != nil {
 		b.settle(c, delta, key, nil)
+		if errors.Is(err, lvm.ErrNoContiguousRoom) {
+			return storage.Volume{}, fmt.Errorf("volume %q cannot be grown in place to %d bytes: another volume or the end of the physical volume follows it, and the development loop activation needs each volume in one contiguous run of extents: %w", name, want, err)
+		}
 		return storage.Volume{}, err
 	}
 	b.mu.Lock()
@@ -309,7 +323,24 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	old.footprint += delta
 	b.settle(c, delta, key, &old)
 	lv.Size = want
-	return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
+	return b.resized(ctx, c, lv)
+}
+
+// resized answers a resize. With the development activation the device
+// must show the new size, or the user would see a bigger volume with the
+// old device under it: that is an error (a retry, finding the LV grown
+// already, tries the device again).
+func (b *Backend) resized(ctx context.Context, c *class, lv lvm.LV) (storage.Volume, error) {
+	v := b.toVolume(c, lv)
+	if b.dev == nil {
+		return v, nil
+	}
+	path, err := b.dev.Activate(ctx, c.VolumeGroup, lv.Name)
+	if err != nil {
+		return storage.Volume{}, fmt.Errorf("volume %q is %d bytes in LVM but its development device could not follow: %w", lv.Name, lv.Size, err)
+	}
+	v.Path = path
+	return v, nil
 }
 
 // RemoveVolume implements daemon.Backend. Only an LV carrying the owner tag

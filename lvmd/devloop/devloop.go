@@ -9,8 +9,9 @@
 //
 // DEVELOPMENT ONLY. Production uses LVM's own activation and /dev/<vg>/<lv>.
 // The mode has limits that production must never have: an LV that is not one
-// contiguous run of extents cannot be shown (its volume reports an error), and
-// writes go to the PV behind LVM's back.
+// contiguous run of extents cannot be shown (its volume reports an error), a
+// volume grows only into the extents right after it (a resize fails
+// otherwise, changing nothing), and writes go to the PV behind LVM's back.
 //
 // State lives in the kernel's loop devices (their backing PV and offset), so
 // a restarted lvmd finds the loop devices it made.
@@ -65,7 +66,7 @@ func (a *Activator) segment(ctx context.Context, vg, name string) (lvm.PVSegment
 	case 1:
 		return mine[0], nil
 	}
-	return lvm.PVSegment{}, fmt.Errorf("%s/%s: %w", vg, name, ErrNotContiguous)
+	return lvm.PVSegment{}, storage.Errorf(storage.ErrPrecondition, "%s/%s: %w", vg, name, ErrNotContiguous)
 }
 
 // Activate returns the loop device showing vg/name, attaching one, or

@@ -23,21 +23,31 @@ func classify(err error) error {
 	msg := lastMessage(ee.Stderr)
 	for _, p := range stderrPatterns {
 		if p.re.Match(ee.Stderr) {
+			if p.cause != nil {
+				return storage.Errorf(p.kind, "%w (%s): %w", p.cause, msg, err)
+			}
 			return storage.Errorf(p.kind, "%s: %w", msg, err)
 		}
 	}
 	return err
 }
 
+// ErrNoContiguousRoom: a contiguous allocation found no free extents right
+// after the volume's last ones (the VG may have room elsewhere).
+var ErrNoContiguousRoom = errors.New("the extents after the volume are not free")
+
 var stderrPatterns = []struct {
 	re   *regexp.Regexp
 	kind error
+	// cause, when set, is wrapped too, for callers that need the exact reason.
+	cause error
 }{
-	{regexp.MustCompile(`(?m)already exists in volume group`), storage.ErrExists},
-	{regexp.MustCompile(`(?mi)insufficient (free )?(space|extents)`), storage.ErrNoSpace},
-	{regexp.MustCompile(`(?m)Failed to find logical volume|Volume group "[^"]*" not found`), storage.ErrNotFound},
-	{regexp.MustCompile(`(?m)not larger than existing size|must be smaller than existing size`), storage.ErrPrecondition},
-	{regexp.MustCompile(`(?m)without using device-mapper kernel driver|Required device-mapper target\(s\) not detected`), storage.ErrPrecondition},
+	{regexp.MustCompile(`(?m)Insufficient suitable contiguous allocatable extents`), storage.ErrPrecondition, ErrNoContiguousRoom},
+	{regexp.MustCompile(`(?m)already exists in volume group`), storage.ErrExists, nil},
+	{regexp.MustCompile(`(?mi)insufficient (free )?(space|extents)`), storage.ErrNoSpace, nil},
+	{regexp.MustCompile(`(?m)Failed to find logical volume|Volume group "[^"]*" not found`), storage.ErrNotFound, nil},
+	{regexp.MustCompile(`(?m)not larger than existing size|must be smaller than existing size`), storage.ErrPrecondition, nil},
+	{regexp.MustCompile(`(?m)without using device-mapper kernel driver|Required device-mapper target\(s\) not detected`), storage.ErrPrecondition, nil},
 }
 
 // lastMessage returns the last stderr line that is not one of the warnings

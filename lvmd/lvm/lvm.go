@@ -156,6 +156,15 @@ func (c *Client) Extend(ctx context.Context, vg, name string, sizeBytes int64) e
 	return err
 }
 
+// ExtendContiguous grows vg/name like Extend, but only into the free
+// extents that directly follow its last ones (--alloc contiguous), so that a
+// volume kept as one run of extents stays one. When those extents are taken
+// LVM changes nothing and the error wraps ErrNoContiguousRoom.
+func (c *Client) ExtendContiguous(ctx context.Context, vg, name string, sizeBytes int64) error {
+	_, err := c.lvm(ctx, "lvextend", "--alloc", "contiguous", "-L", bytesArg(sizeBytes), vg+"/"+name)
+	return err
+}
+
 // RemoveTagged removes vg/name only if it carries tag, in one command (LVM
 // evaluates the selection under its own lock, so there is no window between
 // a check and the removal). It reports whether an LV was removed.

@@ -33,6 +33,8 @@ func TestClassifyLVMErrors(t *testing.T) {
 		`  New size given (25 extents) not larger than existing size (50 extents)`:       storage.ErrPrecondition,
 		`  Can't create thin-pool without using device-mapper kernel driver.`:            storage.ErrPrecondition,
 		`  striped: Required device-mapper target(s) not detected in your kernel.`:       storage.ErrPrecondition,
+		// lvextend --alloc contiguous with the next extents taken (lvm2 2.03.16).
+		`  Insufficient suitable contiguous allocatable extents for logical volume a: 4 more required`: storage.ErrPrecondition,
 	}
 	for stderr, kind := range cases {
 		err := classify(exitErr(5, "  WARNING: Activation disabled. No device-mapper interaction will be attempted.\n"+stderr+"\n"))
@@ -41,6 +43,9 @@ func TestClassifyLVMErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), strings.TrimSpace(stderr)) {
 			t.Errorf("message %q lost LVM's words", err)
+		}
+		if contiguous := strings.Contains(stderr, "contiguous"); errors.Is(err, ErrNoContiguousRoom) != contiguous {
+			t.Errorf("%q: errors.Is(ErrNoContiguousRoom) = %v, want %v", stderr, !contiguous, contiguous)
 		}
 	}
 }
