@@ -14,6 +14,7 @@ import (
 	operator "github.com/toposuite/toposuite/cmd/topolvm-operator/app"
 	embedded "github.com/toposuite/toposuite/deploy/charts"
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
+	"github.com/toposuite/toposuite/internal/operator/monitoring"
 	oprender "github.com/toposuite/toposuite/internal/operator/render"
 )
 
@@ -21,7 +22,8 @@ import (
 // knows, and its RBAC grants server-side apply and delete on every kind the
 // operator renders for a spec with every component on (cluster-scoped
 // kinds by ClusterRole, namespaced ones by the Role of the release
-// namespace only), and nothing namespaced cluster-wide.
+// namespace only), the PrometheusRule the reconciler adds included, and
+// nothing namespaced cluster-wide.
 func TestOperatorChart(t *testing.T) {
 	r := render(t, "topolvm-operator", "topolvm-operator", "toposuite-system", nil)
 	d := get[appsv1.Deployment](t, r, "Deployment", "topolvm-operator")
@@ -48,6 +50,15 @@ func TestOperatorChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The reconciler adds the PrometheusRule (metrics on) to what it renders.
+	tc.Spec.Components.Metrics.Enabled = true
+	rule, err := monitoring.ClusterRule(&tc.Spec, "toposuite-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, rule)
+	// Kinds the operator applies but does not watch: no list or watch.
+	unwatched := map[string]bool{"prometheusrules": true}
 	seen := map[string]bool{}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
@@ -67,8 +78,12 @@ func TestOperatorChart(t *testing.T) {
 			}
 		}
 		for _, verb := range []string{"get", "list", "watch", "create", "patch", "delete"} {
-			if !allows(rules, gvk.Group, resource, verb) {
+			watch := verb == "list" || verb == "watch"
+			switch ok := allows(rules, gvk.Group, resource, verb); {
+			case !ok && !(watch && unwatched[resource]):
 				t.Errorf("the operator may not %s %s.%s (%s)", verb, resource, gvk.Group, scope(o))
+			case ok && watch && unwatched[resource]:
+				t.Errorf("the operator may %s %s.%s, which it never does", verb, resource, gvk.Group)
 			}
 		}
 	}

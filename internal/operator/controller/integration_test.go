@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,6 +73,17 @@ func (e *env) exists(gvk schema.GroupVersionKind, namespace, name string) bool {
 	return err == nil
 }
 
+// create creates the object of a YAML document.
+func (e *env) create(doc string) {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.c.Create(e.ctx, u); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *env) cluster() *v1alpha1.TopolvmCluster {
 	var tc v1alpha1.TopolvmCluster
 	if err := e.c.Get(e.ctx, client.ObjectKey{Name: v1alpha1.ClusterName}, &tc); err != nil {
@@ -117,14 +129,7 @@ var (
 func TestIntegrationOperator(t *testing.T) {
 	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}, "n2": {"disk": "hdd"}}, true)
 	ctx, c := e.ctx, e.c
-
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(clusterYAML), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	e.create(clusterYAML)
 
 	// Applied: the controller, a DaemonSet per node group, the CSIDriver,
 	// a StorageClass per device class, the CRD.
@@ -321,8 +326,12 @@ func startOperator(t *testing.T, nodes map[string]map[string]string, register bo
 		err = controller.Register(mgr, ns, logr.Discard())
 	} else {
 		var rd *render.Renderer
+		var d *discovery.DiscoveryClient
 		if rd, err = render.New(charts.FS, cfg, nil); err == nil {
-			r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Renderer: rd, Namespace: ns, Log: logr.Discard()}
+			d, err = discovery.NewDiscoveryClientForConfig(cfg)
+		}
+		if err == nil {
+			r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Renderer: rd, Namespace: ns, Log: logr.Discard(), Discovery: d}
 			err = r.SetupWithManager(mgr)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/discovery"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,11 +31,15 @@ func Register(mgr ctrl.Manager, namespace string, log logr.Logger) error {
 		return fmt.Errorf("load the embedded charts: %w", err)
 	}
 	var reader client.Reader = mgr.GetAPIReader()
+	d, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("discovery client: %w", err)
+	}
 	// The health gauges go out on the manager's /metrics.
 	m := monitoring.NewMetrics()
 	if err := ctrlmetrics.Registry.Register(m); err != nil {
 		return fmt.Errorf("register the health metrics: %w", err)
 	}
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m, Discovery: d}
 	return r.SetupWithManager(mgr)
 }

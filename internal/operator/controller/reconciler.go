@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -42,6 +43,8 @@ type Reconciler struct {
 	Log       logr.Logger
 	// Metrics, when set, gets every status written (health gauges).
 	Metrics *monitoring.Metrics
+	// Discovery tells whether the cluster serves PrometheusRules.
+	Discovery discovery.DiscoveryInterface
 }
 
 // +kubebuilder:rbac:groups=operator.topolvm.io,resources=topolvmclusters,verbs=get;list;watch;update;patch
@@ -74,12 +77,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	objs, unresolved, err := r.Renderer.ClusterOn(&tc.Spec, r.Namespace, onNodes)
 	if err != nil {
 		// The spec cannot be rendered: only a spec change helps.
-		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonRenderFailed, Message: err.Error()}}, nil, nil, nil, err)
+		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonRenderFailed, Message: err.Error()}}, nil, nil, nil, err, "")
 		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	rule, note, err := alerts(r.Discovery, &tc, r.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if rule != nil {
+		objs = append(objs, rule)
+	}
+	if note != "" {
+		log.Info("not applying the PrometheusRule", "why", note)
 	}
 	res, err := applier.Apply(ctx, &tc, objs)
 	if err != nil {
-		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonApplyFailed, Message: err.Error()}}, nil, nil, nil, err)
+		r.writeStatus(ctx, &tc, []status.Problem{{Reason: v1alpha1.ReasonApplyFailed, Message: err.Error()}}, nil, nil, nil, err, "")
 		return ctrl.Result{}, err
 	}
 	if len(res.Pruned) > 0 {
@@ -95,7 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	rolling, problems = foldUnresolved(unresolved, rolling, problems)
 	tc.Status.Applied = int32(res.Applied)
-	return ctrl.Result{}, r.writeStatus(ctx, &tc, problems, rolling, nodes, components, nil)
+	return ctrl.Result{}, r.writeStatus(ctx, &tc, problems, rolling, nodes, components, nil, note)
 }
 
 // finalize deletes what the TopolvmCluster made, keeping the
@@ -163,12 +176,13 @@ func (r *Reconciler) nodes(ctx context.Context, tc *v1alpha1.TopolvmCluster) ([]
 	return ns, problems, nil
 }
 
-// writeStatus patches the status subresource. A failure to write is
-// returned only when nothing else failed (the caller's error says more).
-func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, components []monitoring.Component, cause error) error {
+// writeStatus patches the status subresource; note, when set, is added to
+// the Ready condition's message. A failure to write is returned only when
+// nothing else failed (the caller's error says more).
+func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, components []monitoring.Component, cause error, note string) error {
 	patch := client.MergeFrom(tc.DeepCopy())
 	tc.Status.ObservedGeneration = tc.Generation
-	status.Set(&tc.Status.Conditions, tc.Generation, problems, rolling)
+	status.Set(&tc.Status.Conditions, tc.Generation, problems, rolling, note)
 	if cause != nil {
 		tc.Status.LastError = cause.Error()
 	} else {

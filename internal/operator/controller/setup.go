@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -34,7 +36,8 @@ func owned() []client.Object {
 
 // SetupWithManager registers the reconciler: the TopolvmCluster, every
 // kind it owns, Nodes (their labels decide group membership) and the node
-// agents' report ConfigMaps.
+// agents' report ConfigMaps, and prometheus-operator's PrometheusRule CRD
+// (the rule waits for it).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("topolvmcluster").
@@ -48,6 +51,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b = b.Watches(&corev1.Node{}, toCluster, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, createOrDelete()))).
 		Watches(&corev1.ConfigMap{}, toCluster, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return o.GetNamespace() == r.Namespace && o.GetLabels()[report.LabelKind] == report.LabelKindValue
+		}))).
+		// Metadata only: the CRD's schema is not needed, only that it
+		// appeared, became established or went away.
+		Watches(crdMetadata(), toCluster, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetName() == PrometheusRuleCRD
 		})))
 	return b.Complete(r)
 }
@@ -58,4 +66,10 @@ func deleting() predicate.Funcs {
 
 func createOrDelete() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
+}
+
+func crdMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	return m
 }

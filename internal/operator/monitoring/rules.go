@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 )
 
 // Thresholds are the percentages of a volume group, thin pool or btrfs
@@ -136,4 +138,26 @@ func PrometheusRule(name, namespace string, t Thresholds) (*unstructured.Unstruc
 		u.SetNamespace(namespace)
 	}
 	return u, nil
+}
+
+// RuleName is the name of the PrometheusRule the operator applies: the
+// same as deploy/monitoring's, so a cluster that had that file applied by
+// hand gets its rule taken over rather than a second copy of every alert.
+const RuleName = "toposuite"
+
+// ClusterRule is the PrometheusRule a TopolvmCluster asks for, in
+// namespace at the spec's thresholds, or nil when its metrics are off.
+func ClusterRule(spec *v1alpha1.TopolvmClusterSpec, namespace string) (*unstructured.Unstructured, error) {
+	if !spec.Components.Metrics.Enabled {
+		return nil, nil
+	}
+	t := DefaultThresholds
+	// The CRD defaults both; a zero is a spec that never went through it.
+	if spec.Alerts.WarningPercent != 0 {
+		t.WarningPercent = spec.Alerts.WarningPercent
+	}
+	if spec.Alerts.CriticalPercent != 0 {
+		t.CriticalPercent = spec.Alerts.CriticalPercent
+	}
+	return PrometheusRule(RuleName, namespace, t)
 }

@@ -11,8 +11,10 @@ import (
 
 // Set writes the three conditions for generation: Degraded from problems
 // (the first one's reason, every message), Progressing from what has not
-// rolled out, Ready when neither.
-func Set(conds *[]metav1.Condition, generation int64, problems []Problem, rolling []string) {
+// rolled out, Ready when neither. note, when set, ends the Ready message:
+// something the spec asks for that is left out without making the cluster
+// less ready (the PrometheusRule on a cluster without prometheus-operator).
+func Set(conds *[]metav1.Condition, generation int64, problems []Problem, rolling []string, note string) {
 	set := func(t string, ok bool, reason, msg string) {
 		s := metav1.ConditionFalse
 		if ok {
@@ -34,13 +36,19 @@ func Set(conds *[]metav1.Condition, generation int64, problems []Problem, rollin
 	} else {
 		set(v1alpha1.ConditionProgressing, false, v1alpha1.ReasonApplied, "every object is applied and rolled out")
 	}
+	ready := func(ok bool, reason, msg string) {
+		if note != "" {
+			msg += "; " + note
+		}
+		set(v1alpha1.ConditionReady, ok, reason, msg)
+	}
 	switch {
 	case len(problems) > 0:
-		set(v1alpha1.ConditionReady, false, problems[0].Reason, "degraded: see the Degraded condition")
+		ready(false, problems[0].Reason, "degraded: see the Degraded condition")
 	case len(rolling) > 0:
-		set(v1alpha1.ConditionReady, false, v1alpha1.ReasonComponentsNotReady, "rolling out: see the Progressing condition")
+		ready(false, v1alpha1.ReasonComponentsNotReady, "rolling out: see the Progressing condition")
 	default:
-		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonAsExpected, "every component runs")
+		ready(true, v1alpha1.ReasonAsExpected, "every component runs")
 	}
 }
 

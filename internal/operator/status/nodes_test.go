@@ -62,22 +62,26 @@ func TestNodes(t *testing.T) {
 
 func TestSetConditions(t *testing.T) {
 	var conds []metav1.Condition
-	Set(&conds, 3, nil, []string{"DaemonSet x: 0 of 1"})
+	Set(&conds, 3, nil, []string{"DaemonSet x: 0 of 1"}, "")
 	ready := conds[2]
 	if ready.Type != v1alpha1.ConditionReady || ready.Status != metav1.ConditionFalse || ready.ObservedGeneration != 3 {
 		t.Errorf("while rolling out: %+v", conds)
 	}
-	Set(&conds, 3, []Problem{{v1alpha1.ReasonDeviceRefused, "node n: device d refused"}}, nil)
+	Set(&conds, 3, []Problem{{v1alpha1.ReasonDeviceRefused, "node n: device d refused"}}, nil, "")
 	for _, c := range conds {
 		if c.Type == v1alpha1.ConditionDegraded && (c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.ReasonDeviceRefused) {
 			t.Errorf("degraded: %+v", c)
 		}
 	}
-	Set(&conds, 4, nil, nil)
+	Set(&conds, 4, nil, nil, "the rule is not applied")
 	for _, c := range conds {
 		want := metav1.ConditionFalse
 		if c.Type == v1alpha1.ConditionReady {
 			want = metav1.ConditionTrue
+			// A note tells, without making the cluster less ready.
+			if c.Message != "every component runs; the rule is not applied" {
+				t.Errorf("Ready message with a note: %q", c.Message)
+			}
 		}
 		if c.Status != want || c.ObservedGeneration != 4 {
 			t.Errorf("all good: %+v", c)
