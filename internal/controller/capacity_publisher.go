@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/toposuite/toposuite/csi"
@@ -37,6 +38,11 @@ import (
 //     Node itself, already has them, and then waits minInterval, so that a
 //     burst makes few patches and the reconciler's own changes, already
 //     written by Sync, none.
+//   - Events of the Node itself (when Nodes is set): a Node that no longer
+//     shows the last write — deleted and registered again by its kubelet,
+//     so a new object without annotations, or annotations removed or
+//     changed by someone else — is given the current figures again. The
+//     capacity did not change then, so neither path above would write.
 //
 // Every write holds one lock from reading the figures (the daemon's unary
 // GetCapacity, which answers from its bookkeeping) to patching the Node, so
@@ -50,6 +56,14 @@ type CapacityPublisher struct {
 	Driver   csi.Driver
 	NodeName string
 	Log      logr.Logger
+	// Nodes, when set, is the cache that holds this node's Node (the node
+	// plugin's cache holds only that one); the publisher follows its
+	// events to notice a Node that lost the annotations.
+	Nodes cache.Informers
+	// APIReader reads the Node from the API server when an event shows it
+	// without the last write, since the cache may not have seen that write
+	// yet; nil means Client.
+	APIReader client.Reader
 
 	// now is the clock revisions start from; nil means time.Now.
 	now func() time.Time
@@ -70,6 +84,12 @@ type CapacityPublisher struct {
 
 	mu   sync.Mutex
 	last *api.CapacityResponse
+	// shown is what the Node carries after the last write known to have
+	// succeeded, for the Node event handler (which must not wait for
+	// writing).
+	shown nodeState
+	// nodeLost is marked by Node events that do not show the last write.
+	nodeLost chan struct{}
 	// next is the Sync write that has not started yet: callers join it.
 	next *flight
 }
@@ -99,6 +119,13 @@ func (p *CapacityPublisher) Latest() (storage.Capacity, bool) {
 // Start implements manager.Runnable: it follows the Watch stream until ctx
 // ends, reconnecting after errors.
 func (p *CapacityPublisher) Start(ctx context.Context) error {
+	if p.Nodes != nil {
+		stop, err := p.watchNode(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	backoff := 100 * time.Millisecond
 	for {
 		err := p.follow(ctx)
@@ -167,24 +194,30 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 	}
 	retry := minInterval
 	for {
+		again := changed // what to mark when the write fails
+		var wrote bool
+		var err error
 		select {
 		case err := <-errc:
 			return err
+		case <-p.nodeLost: // nil, never ready, without Nodes
+			again = p.nodeLost
+			wrote, err = p.recheck(ctx)
 		case <-changed:
+			if err := pause(settleDelay); err != nil {
+				return err
+			}
+			mu.Lock()
+			since := changedAt
+			mu.Unlock()
+			wrote, err = p.refresh(ctx, since)
 		}
-		if err := pause(settleDelay); err != nil {
-			return err
-		}
-		mu.Lock()
-		since := changedAt
-		mu.Unlock()
-		wrote, err := p.refresh(ctx, since)
 		var wait time.Duration
 		switch {
 		case err != nil:
 			retry = min(2*retry, maxRetryInterval)
 			p.Log.Error(err, "publishing capacity failed; retrying", "after", retry.String())
-			notify(changed) // the figures are still to be written
+			notify(again) // the figures are still to be written
 			wait = retry
 		case wrote:
 			retry, wait = minInterval, minInterval
@@ -232,7 +265,7 @@ func (p *CapacityPublisher) refresh(ctx context.Context, since time.Time) (bool,
 		return false, nil
 	}
 	before := p.rev
-	_, err := p.writeLocked(ctx, false)
+	_, err := p.writeLocked(ctx, unlessCached)
 	return p.rev != before, err
 }
 
@@ -271,17 +304,31 @@ func (p *CapacityPublisher) fly(ctx context.Context, f *flight) {
 	}
 	callers := f.callers
 	p.mu.Unlock()
-	f.rev, f.err = p.writeLocked(ctx, true)
+	f.rev, f.err = p.writeLocked(ctx, always)
 	if f.err == nil {
 		p.Log.V(1).Info("capacity published", "revision", f.rev, "callers", callers)
 	}
 }
 
+// writeMode says when writeLocked may skip the Node patch.
+type writeMode int
+
+const (
+	// always patches (Sync: the caller needs a revision read after it).
+	always writeMode = iota
+	// unlessCached skips when the cached Node has the figures of the last
+	// write, or may simply not have seen it yet (a lower revision).
+	unlessCached
+	// unlessLive reads the Node from the API server and skips only when
+	// it carries exactly the last write and that has the current figures.
+	unlessLive
+)
+
 // writeLocked reads the figures and patches them onto the Node with a new
-// revision; unless force is set, it skips the patch when the Node already
+// revision, unless mode lets it skip the patch because the Node already
 // shows them. It returns the revision that carries the figures. The caller
 // holds p.writing.
-func (p *CapacityPublisher) writeLocked(ctx context.Context, force bool) (int64, error) {
+func (p *CapacityPublisher) writeLocked(ctx context.Context, mode writeMode) (int64, error) {
 	readAt := time.Now()
 	msg, err := p.Daemon.GetCapacity(ctx, &api.GetCapacityRequest{})
 	if err != nil {
@@ -291,17 +338,28 @@ func (p *CapacityPublisher) writeLocked(ctx context.Context, force bool) (int64,
 	p.last = msg
 	p.mu.Unlock()
 	want := Annotations(p.Driver, msg)
+	var reader client.Reader = p.Client
+	if mode == unlessLive && p.APIReader != nil {
+		reader = p.APIReader
+	}
 	var node corev1.Node
-	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
+	if err := reader.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
 		return 0, err
 	}
 	revKey := p.Driver.CapacityRevisionAnnotation()
 	onNode, _ := strconv.ParseInt(node.Annotations[revKey], 10, 64)
-	// The Node read comes from a cache that may not have seen the last
-	// write yet (its revision is lower then): that write stands unless the
-	// Node was made anew or shows other figures under the same revision.
-	if !force && p.written != nil && maps.Equal(want, p.written) && node.UID == p.writtenTo &&
-		(onNode < p.rev || onNode == p.rev && showsAll(&node, want)) {
+	same := p.written != nil && maps.Equal(want, p.written) && node.UID == p.writtenTo
+	var skip bool
+	switch mode {
+	case unlessCached:
+		// The cache may not have seen the last write yet (its revision is
+		// lower then): that write stands unless the Node was made anew or
+		// shows other figures under the same revision.
+		skip = same && (onNode < p.rev || onNode == p.rev && showsAll(&node, want))
+	case unlessLive:
+		skip = same && onNode == p.rev && showsAll(&node, want)
+	}
+	if skip {
 		p.readAt = readAt // the Node has what this read found
 		return p.rev, nil
 	}
@@ -320,9 +378,11 @@ func (p *CapacityPublisher) writeLocked(ctx context.Context, force bool) (int64,
 	p.rev = rev
 	if err := p.Client.Patch(ctx, &node, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		p.written = nil
+		p.setShown(nodeState{})
 		return 0, err
 	}
 	p.written, p.writtenTo, p.readAt = want, node.UID, readAt
+	p.setShown(nodeState{uid: node.UID, rev: strconv.FormatInt(rev, 10), annotations: want})
 	return rev, nil
 }
 

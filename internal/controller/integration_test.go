@@ -4,8 +4,6 @@ package controller_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,18 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	mount "k8s.io/mount-utils"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/toposuite/toposuite/btrfsd"
-	btrfsconfig "github.com/toposuite/toposuite/btrfsd/config"
 	"github.com/toposuite/toposuite/csi"
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/controller"
 	"github.com/toposuite/toposuite/internal/daemon"
-	"github.com/toposuite/toposuite/internal/nodeplugin"
 	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
 	"github.com/toposuite/toposuite/lvmd"
@@ -145,19 +139,7 @@ func TestIntegrationCapacityRevision(t *testing.T) {
 	})
 	t.Run("btrfs", func(t *testing.T) {
 		testutil.RequireRoot(t)
-		mnt := testutil.Btrfs(t, 1<<30, true)
-		pool := filepath.Join(mnt, "pool")
-		if err := os.Mkdir(pool, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		// A budget well under the filesystem's free space, so that the
-		// available bytes are the budget's: each volume's limit takes from it.
-		budget := resource.MustParse("256Mi")
-		cfg := &btrfsconfig.Config{Pools: []btrfsconfig.Pool{{Name: "fast", Path: pool, Default: true, Budget: &budget}}}
-		cfg.Default()
-		capacityRevisions(t, csi.BtrfsDriver("topols.io"), func(ctx context.Context) (*daemon.Instance, error) {
-			return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
-		})
+		capacityRevisions(t, csi.BtrfsDriver("topols.io"), btrfsPool(t))
 	})
 }
 
@@ -165,23 +147,7 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 	const node, n, size = "node-1", 8, 16 << 20
 	cfg, c := testutil.APIServer(t)
 	testutil.Node(t, c, node)
-	dir := testutil.Dir(t)
-	log := testr.NewWithInterface(t, testr.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- nodeplugin.Run(ctx, nodeplugin.Options{
-			Driver: d, NodeName: node, CSISocket: filepath.Join(dir, "node.sock"), TargetRoot: dir,
-			Embedded: start, Publisher: csi.NewDirPublisher(mount.New("")),
-			MetricsAddress: "0", HealthAddress: "0", RestConfig: cfg, Log: log.WithName("node"),
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node plugin: %v", err)
-		}
-	})
+	runNodePlugin(t, cfg, d, node, start)
 	bg := testutil.Context(t)
 	// The Node's default class figures and revision, read straight from the API server.
 	nodeState := func() (free, rev int64) {

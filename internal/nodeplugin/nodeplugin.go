@@ -96,8 +96,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The publisher numbers the Node's capacity annotations; the reconciler
 	// has it publish after each volume it creates or grows and records the
-	// revision in the volume's status, for the scheduler extender.
-	pub := &controller.CapacityPublisher{Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName, Log: o.Log.WithName("capacity")}
+	// revision in the volume's status, for the scheduler extender. It
+	// follows the Node's events to publish again on a Node that lost the
+	// annotations (deleted and registered anew by the kubelet).
+	pub := &controller.CapacityPublisher{
+		Client: mgr.GetClient(), Nodes: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
+		Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName, Log: o.Log.WithName("capacity"),
+	}
 	if err := mgr.Add(pub); err != nil {
 		return err
 	}
