@@ -33,6 +33,20 @@ func TestOptionsRefuseLabUnderNodePrivateDirs(t *testing.T) {
 	}
 }
 
+func TestOptionsExtenderServiceDefaultsToTheSuites(t *testing.T) {
+	o := Options{Dir: "/var/tmp/lab", Repo: t.TempDir()}
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	if want := (ServiceRef{Namespace: "topolvm-scheduler", Name: "topolvm-scheduler"}); o.ExtenderService != want {
+		t.Errorf("extender service %+v, want %+v", o.ExtenderService, want)
+	}
+	o = Options{Dir: "/var/tmp/lab", Repo: t.TempDir(), ExtenderService: ServiceRef{Name: "topolvm-scheduler"}}
+	if err := o.defaults(); err == nil {
+		t.Error("an extender service without a namespace accepted")
+	}
+}
+
 func TestStateIsWrittenAtEachChangeAndRefusesASecondCluster(t *testing.T) {
 	file := filepath.Join(t.TempDir(), stateName)
 	s, err := newState(file)

@@ -137,7 +137,7 @@ func (c *Cluster) startControllers(ctx context.Context, raiseKCMQPS bool) error 
 		return err
 	}
 	if err := c.startServiceProxy("extender-proxy", proxyConfig{
-		Kubeconfig: c.o.Kubeconfig(), Namespace: schedulerNamespace, Service: schedulerRelease, Port: extenderPort,
+		Kubeconfig: c.o.Kubeconfig(), Namespace: c.o.ExtenderService.Namespace, Service: c.o.ExtenderService.Name, Port: extenderPort,
 		Listen: net.JoinHostPort(hostIP, strconv.Itoa(extenderPort)),
 	}); err != nil {
 		return err
@@ -153,13 +153,21 @@ func (c *Cluster) startControllers(ctx context.Context, raiseKCMQPS bool) error 
 	)
 }
 
-// The scheduler extender: the topolvm-scheduler chart's release, its
-// namespace and port (the chart's listenPort).
+// The scheduler extender the suite installs: the topolvm-scheduler chart's
+// release, its namespace (Options.ExtenderService by default) and port (the
+// chart's listenPort).
 const (
 	schedulerRelease   = "topolvm-scheduler"
 	schedulerNamespace = "topolvm-scheduler"
 	extenderPort       = 9251
 )
+
+// ExtenderURL is where kube-scheduler calls the scheduler extender: the
+// service proxy on the host-only bridge. A test that installs the extender
+// itself can wait there until kube-scheduler's path to it works.
+func (c *Cluster) ExtenderURL() string {
+	return fmt.Sprintf("http://%s", net.JoinHostPort(hostIP, strconv.Itoa(extenderPort)))
+}
 
 // writeSchedulerConfig writes kube-scheduler's configuration: the sample
 // of deploy/scheduler (the extender for both drivers, with its managed
@@ -185,7 +193,7 @@ func (c *Cluster) writeSchedulerConfig() (string, error) {
 	if ext == nil {
 		return "", fmt.Errorf("deploy/scheduler/scheduler-config.yaml: bad extender")
 	}
-	ext["urlPrefix"] = fmt.Sprintf("http://%s:%d", hostIP, extenderPort)
+	ext["urlPrefix"] = c.ExtenderURL()
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return "", err

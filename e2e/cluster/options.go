@@ -35,6 +35,17 @@ type Options struct {
 	// ones the charts' default installation uses, e.g. topolvm-operator,
 	// and lvmd and btrfsd for prepare's init containers.
 	ExtraImages []string
+	// ExtenderService is the Service of the scheduler extender that
+	// kube-scheduler reaches through the host's service proxy (port 9251,
+	// the chart's listenPort). Default the suite's: topolvm-scheduler in
+	// namespace topolvm-scheduler; a test that installs the extender
+	// otherwise (the operator's, in its own namespace) names its Service.
+	ExtenderService ServiceRef
+}
+
+// ServiceRef names a Service.
+type ServiceRef struct {
+	Namespace, Name string
 }
 
 // Network layout: a host-only bridge, one address per node on it, one pod
@@ -103,6 +114,12 @@ func (o *Options) defaults() error {
 	}
 	if o.DiskSize == 0 {
 		o.DiskSize = defaultDiskSize
+	}
+	if o.ExtenderService == (ServiceRef{}) {
+		o.ExtenderService = ServiceRef{Namespace: schedulerNamespace, Name: schedulerRelease}
+	}
+	if o.ExtenderService.Namespace == "" || o.ExtenderService.Name == "" {
+		return fmt.Errorf("extender service %+v: want both a namespace and a name", o.ExtenderService)
 	}
 	if o.SpareDisks < 0 || o.SpareDisks > 8 {
 		return fmt.Errorf("spare disks: %d per node, want 0 to 8", o.SpareDisks)
