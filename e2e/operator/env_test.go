@@ -51,7 +51,8 @@ func up(t *testing.T) *env {
 	}
 	ctx := context.Background()
 	c, err := cluster.Up(ctx, cluster.Options{Dir: dir, Nodes: 2, SpareDisks: 3, Out: os.Stdout,
-		ExtraImages: []string{"topolvm-operator", "lvmd", "btrfsd"}}, cluster.UpOptions{NoSuite: true})
+		ExtraImages:     []string{"topolvm-operator", "lvmd", "btrfsd"},
+		ExtenderService: extenderService}, cluster.UpOptions{NoSuite: true})
 	if err != nil {
 		t.Fatalf("cluster up: %v", err)
 	}

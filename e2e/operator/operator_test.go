@@ -150,6 +150,10 @@ func TestE2EOperator(t *testing.T) {
 	e.checkMetrics(ctx, `topolvm_operator_cluster_ready{cluster="topolvm"} 1`,
 		fmt.Sprintf(`topolvm_operator_node_volume_group_size_bytes{cluster="topolvm",node="%s",volume_group="%s"}`, nodes[0], vg))
 
+	// Extender: topolvm-scheduler and the pod webhooks; kube-scheduler asks
+	// the extender for a pod the webhook annotated. The rest runs so too.
+	e.checkExtender(ctx)
+
 	// Grow: a device added to a node's volume group shows in
 	// CSIStorageCapacity.
 	grown := workloads[lvmSC].Node
@@ -211,8 +215,8 @@ func TestE2EOperator(t *testing.T) {
 		err := e.k.Get(ctx, client.ObjectKey{Name: "topols.io"}, &d)
 		return len(left) == 0 && apierrors.IsNotFound(err), fmt.Sprintf("workloads %v, CSIDriver: %v", left, err)
 	})
-	if left := e.workloads(ctx, "topolvm-"); len(left) != 1+len(nodes) {
-		t.Errorf("TopoLVM's workloads after TopoLS went: %v, want its controller and a node DaemonSet per group", left)
+	if left := e.workloads(ctx, "topolvm-"); len(left) != 2+len(nodes) {
+		t.Errorf("TopoLVM's workloads after TopoLS went: %v, want its controller, the extender and a node DaemonSet per group", left)
 	}
 
 	// Delete: everything the operator made goes, the volumes stay.
@@ -262,16 +266,9 @@ func (e *env) deleteWorkload(ctx context.Context, w *cluster.Workload) {
 // proxy and checks that each of want is on it.
 func (e *env) checkMetrics(ctx context.Context, want ...string) {
 	e.t.Helper()
-	pods, err := e.c.Client().CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=operator"})
-	if err != nil || len(pods.Items) == 0 {
-		e.t.Fatalf("the operator's pod: %v", err)
-	}
-	b, err := e.c.Client().CoreV1().Pods(namespace).ProxyGet("http", pods.Items[0].Name, "8080", "/metrics", nil).DoRaw(ctx)
-	if err != nil {
-		e.t.Fatalf("the operator's /metrics: %v", err)
-	}
+	b := e.podMetrics(ctx, "app.kubernetes.io/component=operator", "8080")[0]
 	for _, w := range want {
-		if !strings.Contains(string(b), w) {
+		if !strings.Contains(b, w) {
 			e.t.Errorf("the operator's /metrics has no %s", w)
 		}
 	}
