@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/toposuite/toposuite/internal/cli"
@@ -98,7 +99,7 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := controller.Register(mgr, o.Namespace, log.WithName("topolvmcluster")); err != nil {
+	if err := controller.Register(mgr, o.Namespace, ctrlmetrics.Registry, log.WithName("topolvmcluster")); err != nil {
 		return err
 	}
 	log.Info("starting", "namespace", o.Namespace, "leaderElection", o.LeaderElection)

@@ -51,7 +51,7 @@ var prometheusRule = schema.GroupVersionKind{Group: "monitoring.coreos.com", Ver
 // any spec change, through the inventory, owned and labelled; new
 // thresholds update it; metrics off prunes it.
 func TestIntegrationPrometheusRule(t *testing.T) {
-	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}}, false)
+	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}})
 	e.create(clusterYAML)
 
 	// No CRD: the rest is applied, the status says why the rule is not.

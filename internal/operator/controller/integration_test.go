@@ -4,6 +4,7 @@ package controller_test
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"testing"
 
@@ -17,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,11 +25,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	"github.com/toposuite/toposuite/deploy/charts"
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 	"github.com/toposuite/toposuite/internal/operator/apply"
 	"github.com/toposuite/toposuite/internal/operator/controller"
-	"github.com/toposuite/toposuite/internal/operator/render"
 	"github.com/toposuite/toposuite/internal/operator/report"
 	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
@@ -127,7 +125,7 @@ var (
 // kept across renders, and deleting the TopolvmCluster removes everything
 // but the LogicalVolume CRD.
 func TestIntegrationOperator(t *testing.T) {
-	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}, "n2": {"disk": "hdd"}}, true)
+	e := startOperator(t, map[string]map[string]string{"n1": {"disk": "ssd"}, "n2": {"disk": "hdd"}})
 	ctx, c := e.ctx, e.c
 	e.create(clusterYAML)
 
@@ -285,11 +283,9 @@ func TestIntegrationOperator(t *testing.T) {
 
 // startOperator starts an API server with a Node per entry of nodes (with
 // those labels), the operator's namespace, and the operator's manager,
-// stopped when the test ends. register: through controller.Register, as
-// the command does; it registers the health gauges in the process's one
-// metrics registry, so only one test may. The others add the reconciler
-// without gauges.
-func startOperator(t *testing.T, nodes map[string]map[string]string, register bool) *env {
+// stopped when the test ends. The reconciler is added by
+// controller.Register, as the command does, with a registry of the test's own.
+func startOperator(t *testing.T, nodes map[string]map[string]string) *env {
 	cfg, c := testutil.APIServer(t)
 	ctx := testutil.Context(t)
 	e := &env{t: t, ctx: ctx, c: c}
@@ -322,19 +318,7 @@ func startOperator(t *testing.T, nodes map[string]map[string]string, register bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	if register {
-		err = controller.Register(mgr, ns, logr.Discard())
-	} else {
-		var rd *render.Renderer
-		var d *discovery.DiscoveryClient
-		if rd, err = render.New(charts.FS, cfg, nil); err == nil {
-			d, err = discovery.NewDiscoveryClientForConfig(cfg)
-		}
-		if err == nil {
-			r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Renderer: rd, Namespace: ns, Log: logr.Discard(), Discovery: d}
-			err = r.SetupWithManager(mgr)
-		}
-	}
+	err = controller.Register(mgr, ns, prometheus.NewRegistry(), logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

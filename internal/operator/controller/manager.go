@@ -2,13 +2,13 @@ package controller
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/discovery"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/toposuite/toposuite/deploy/charts"
 	"github.com/toposuite/toposuite/internal/operator/monitoring"
@@ -24,8 +24,10 @@ func CacheOptions(namespace string) cache.Options {
 
 // Register builds the reconciler for a manager and adds it. The charts are
 // rendered with Helm's lookup against the manager's API server, so the
-// webhook certificate the charts make is made once and then kept.
-func Register(mgr ctrl.Manager, namespace string, log logr.Logger) error {
+// webhook certificate the charts make is made once and then kept. The
+// health gauges go to reg: the command passes controller-runtime's
+// registry (the manager's /metrics); tests pass their own.
+func Register(mgr ctrl.Manager, namespace string, reg prometheus.Registerer, log logr.Logger) error {
 	rd, err := render.New(charts.FS, mgr.GetConfig(), nil)
 	if err != nil {
 		return fmt.Errorf("load the embedded charts: %w", err)
@@ -35,9 +37,8 @@ func Register(mgr ctrl.Manager, namespace string, log logr.Logger) error {
 	if err != nil {
 		return fmt.Errorf("discovery client: %w", err)
 	}
-	// The health gauges go out on the manager's /metrics.
 	m := monitoring.NewMetrics()
-	if err := ctrlmetrics.Registry.Register(m); err != nil {
+	if err := reg.Register(m); err != nil {
 		return fmt.Errorf("register the health metrics: %w", err)
 	}
 	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m, Discovery: d}

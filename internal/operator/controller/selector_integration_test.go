@@ -35,7 +35,7 @@ spec:
 // new device in a report grows that node's configuration only.
 func TestIntegrationDeviceSelector(t *testing.T) {
 	e := startOperator(t, map[string]map[string]string{
-		"h1": {"disk": "hdd"}, "h2": {"disk": "hdd"}, "h3": {"disk": "hdd"}, "s1": {"disk": "ssd"}}, false)
+		"h1": {"disk": "hdd"}, "h2": {"disk": "hdd"}, "h3": {"disk": "hdd"}, "s1": {"disk": "ssd"}})
 	ctx, c := e.ctx, e.c
 	hdd := func(path string) report.Device { return report.Device{Path: path, Size: 4 << 30, Rotational: true} }
 	write := func(r report.NodeReport) {

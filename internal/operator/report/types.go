@@ -8,7 +8,11 @@
 // namespace and keeps the API surface of the operator to TopolvmCluster.
 package report
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
+)
 
 // NodeReport is what one node's agent found on its last pass.
 type NodeReport struct {
@@ -41,13 +45,8 @@ type Device struct {
 
 // VolumeGroup is an LVM volume group that lvmd serves on the node, with the
 // devices the node's configuration asked for that prepare refused to add.
-type VolumeGroup struct {
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"`
-	Free    int64     `json:"free"`
-	Devices []string  `json:"devices,omitempty"`
-	Refused []Refusal `json:"refused,omitempty"`
-}
+// It is the status's type: the operator shows it as the agent reports it.
+type VolumeGroup = v1alpha1.StorageStatus
 
 // Pool is a btrfs pool that btrfsd serves on the node, with the devices the
 // node's configuration asked for that prepare refused.
@@ -61,8 +60,5 @@ type Pool struct {
 }
 
 // Refusal is a device that prepare left alone, and why, in words that name
-// what is on it (e.g. "holds an ext4 filesystem").
-type Refusal struct {
-	Device string `json:"device"`
-	Reason string `json:"reason"`
-}
+// what is on it (e.g. "holds an ext4 filesystem"); the status's type too.
+type Refusal = v1alpha1.RefusedDevice

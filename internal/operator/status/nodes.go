@@ -73,22 +73,12 @@ func Nodes(groups []v1alpha1.NodeGroup, nodes []corev1.Node, reports []report.No
 func fold(ns *v1alpha1.NodeStatus, r *report.NodeReport) {
 	ns.Updated = r.Updated
 	ns.Errors = r.Errors
-	for _, vg := range r.VolumeGroups {
-		ns.VolumeGroups = append(ns.VolumeGroups, storage(vg.Name, vg.Size, vg.Free, vg.Devices, vg.Refused))
-	}
+	ns.VolumeGroups = append(ns.VolumeGroups, r.VolumeGroups...)
 	for _, p := range r.Pools {
-		ns.Pools = append(ns.Pools, storage(p.Name, p.Size, p.Free, p.Devices, p.Refused))
+		ns.Pools = append(ns.Pools, v1alpha1.StorageStatus{Name: p.Name, Size: p.Size, Free: p.Free, Devices: p.Devices, Refused: p.Refused})
 	}
 	for _, d := range r.Discovered {
 		ns.DiscoveredDevices = append(ns.DiscoveredDevices, v1alpha1.DiscoveredDevice{
 			Path: d.Path, Size: d.Size, Rotational: d.Rotational, Model: d.Model, ByID: d.ByID})
 	}
-}
-
-func storage(name string, size, free int64, devices []string, refused []report.Refusal) v1alpha1.StorageStatus {
-	s := v1alpha1.StorageStatus{Name: name, Size: size, Free: free, Devices: devices}
-	for _, r := range refused {
-		s.Refused = append(s.Refused, v1alpha1.RefusedDevice{Device: r.Device, Reason: r.Reason})
-	}
-	return s
 }
