@@ -121,7 +121,7 @@ func checkController(t *testing.T, r *rendered, name, driver, storage string) *a
 	spec := d.Spec.Template.Spec
 	ctl := container(t, spec, "controller")
 	wantArgs(t, ctl, "--driver-name="+driver, "--storage="+storage, "--csi-socket=/run/csi/csi.sock", "--leader-election=true",
-		"--kube-api-qps=100", "--kube-api-burst=200")
+		"--fast-binding=true", "--kube-api-qps=200", "--kube-api-burst=500")
 	checkCobraFlags(t, "controller", controllerapp.NewCommand(), ctl.Args)
 	wantHealthProbes(t, ctl, "health")
 	if spec.ServiceAccountName != name {

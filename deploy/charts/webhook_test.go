@@ -71,9 +71,37 @@ func TestChartsWebhookOffByDefault(t *testing.T) {
 		}
 		spec := get[appsv1.Deployment](t, r, "Deployment", c.chart+"-controller").Spec.Template.Spec
 		noArgPrefix(t, container(t, spec, "controller"), "--webhook-")
-		if grants(controllerRules(t, r, c.driver), "storage.k8s.io", "storageclasses", "get") {
-			t.Errorf("%s: the controller reads StorageClasses with the webhook off", c.chart)
+	}
+}
+
+// Fast binding (on by default) needs StorageClasses and the update rights of
+// kube-controller-manager's volume controllers; off, the controller has
+// neither unless the webhook needs the classes.
+func TestChartsFastBindingRights(t *testing.T) {
+	t.Parallel()
+	rights := [][2]string{{"", "persistentvolumeclaims"}, {"", "persistentvolumeclaims/status"}, {"", "persistentvolumes"}, {"", "persistentvolumes/status"}}
+	for _, c := range driverCharts {
+		rules := controllerRules(t, render(t, c.chart, c.chart, c.namespace, nil), c.driver)
+		for _, r := range rights {
+			if !grants(rules, r[0], r[1], "update") {
+				t.Errorf("%s: fast binding on, the controller may not update %s", c.chart, r[1])
+			}
 		}
+		if !grants(rules, "storage.k8s.io", "storageclasses", "get") {
+			t.Errorf("%s: fast binding on, the controller may not read StorageClasses", c.chart)
+		}
+		off := render(t, c.chart, c.chart, c.namespace, map[string]any{"controller": map[string]any{"fastBinding": false}})
+		rules = controllerRules(t, off, c.driver)
+		for _, r := range rights {
+			if grants(rules, r[0], r[1], "update") {
+				t.Errorf("%s: fast binding off, the controller may still update %s", c.chart, r[1])
+			}
+		}
+		if grants(rules, "storage.k8s.io", "storageclasses", "get") {
+			t.Errorf("%s: fast binding and webhook off, the controller reads StorageClasses", c.chart)
+		}
+		spec := get[appsv1.Deployment](t, off, "Deployment", c.chart+"-controller").Spec.Template.Spec
+		wantArgs(t, container(t, spec, "controller"), "--fast-binding=false")
 	}
 }
 

@@ -39,6 +39,9 @@ type Options struct {
 	MetricsAddress, HealthAddress string
 	LeaderElection                bool
 	LeaderElectionNamespace       string
+	// FastBinding runs controller.FastBinding for the driver's claims
+	// and volumes.
+	FastBinding bool
 	// LeakGrace is how old a LogicalVolume without a PersistentVolume
 	// must be before it is collected; zero disables the collector.
 	LeakGrace time.Duration
@@ -89,6 +92,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := cleanup.SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if o.FastBinding {
+		steps, err := controller.NewFastBindingSteps(metrics.Registry)
+		if err != nil {
+			return err
+		}
+		fb := &controller.FastBinding{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Driver: d, Workers: fastBindingWorkers,
+			Steps: steps, Log: o.Log.WithName("fast-binding")}
+		if err := fb.SetupWithManager(ctx, mgr); err != nil {
+			return err
+		}
+	}
 	if o.LeakGrace > 0 {
 		gc := &controller.LeakCollector{Client: mgr.GetClient(), Driver: d, Grace: o.LeakGrace, Log: o.Log.WithName("leak-collector")}
 		if err := gc.SetupWithManager(mgr); err != nil {
@@ -125,6 +139,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	return mgr.Start(ctx)
 }
+
+// fastBindingWorkers is how many claims and how many volumes fast binding
+// handles at once: enough for a burst to be limited by the API server, not
+// by this process.
+const fastBindingWorkers = 16
 
 // everyReplica is a runnable that runs whether or not this replica leads:
 // the CSI sidecars of every replica talk to their own controller.

@@ -24,6 +24,7 @@ type Options struct {
 	LeaderElection   bool
 	LeaderElectionNS string
 	LeakGrace        time.Duration
+	FastBinding      bool
 	WebhookAddress   string
 	WebhookCertDir   string
 	Kube             cli.KubeFlags
@@ -55,6 +56,7 @@ extender.`)
 	f.BoolVar(&o.LeaderElection, "leader-election", true, "elect a leader among replicas for the clean-up controllers (the CSI service runs on every replica)")
 	f.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	f.DurationVar(&o.LeakGrace, "leak-grace", 10*time.Minute, "delete LogicalVolumes no PersistentVolume refers to after this long (0 disables)")
+	f.BoolVar(&o.FastBinding, "fast-binding", true, "bind this driver's claims to their new volumes, release them and let deleted volumes go without waiting for kube-controller-manager's one-at-a-time PersistentVolume controllers (docs/csi.md)")
 	f.StringVar(&o.WebhookAddress, "webhook-address", "", "host:port of the pod mutating webhook's HTTPS server, e.g. :9443 (empty disables the webhook)")
 	f.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "/etc/toposuite/webhook", "directory of the webhook's serving certificate and key (tls.crt, tls.key), reloaded when they change")
 	o.Kube.Register(f)
@@ -97,6 +99,7 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	return controllerplugin.Run(ctx, controllerplugin.Options{
 		Driver: d, CSISocket: o.CSISocket, MetricsAddress: o.MetricsAddress, HealthAddress: o.HealthAddress,
 		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, LeakGrace: o.LeakGrace,
+		FastBinding:    o.FastBinding,
 		WebhookAddress: o.WebhookAddress, WebhookCertDir: o.WebhookCertDir, RestConfig: rc, Log: log,
 	})
 }

@@ -1,0 +1,151 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/toposuite/toposuite/csi"
+)
+
+// FastBinding takes this driver's claims and volumes through the steps that
+// kube-controller-manager's PersistentVolume controllers would otherwise
+// take one object at a time (each has a single worker): it announces the
+// provisioner on a claim that needs a new volume, binds a claim to the
+// volume csi-provisioner made for it, releases a volume whose claim is gone
+// and lets a deleted, unbound volume go. It does exactly what those
+// controllers do, with the same checks, on many objects at once; they still
+// run, find the work done and write nothing. Anything it is not sure of
+// (static volumes, selectors, claims bound elsewhere, other drivers) it
+// leaves to them. See docs/csi.md, "Fast binding".
+type FastBinding struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	// APIReader reads from the API server itself: a claim is released only
+	// after the API server, not just the cache, says it is gone.
+	APIReader client.Reader
+	Driver    csi.Driver
+	// Workers is how many objects of each kind are handled at once.
+	Workers int
+	// Steps counts the steps taken (nil: not counted).
+	Steps *prometheus.CounterVec
+	Log   logr.Logger
+}
+
+// The annotations and finalizers of Kubernetes' volume controllers.
+const (
+	annStorageProvisioner     = "volume.kubernetes.io/storage-provisioner"
+	annBetaStorageProvisioner = "volume.beta.kubernetes.io/storage-provisioner"
+	annSelectedNode           = "volume.kubernetes.io/selected-node"
+	annBindCompleted          = "pv.kubernetes.io/bind-completed"
+	annBoundByController      = "pv.kubernetes.io/bound-by-controller"
+	annProvisionedBy          = "pv.kubernetes.io/provisioned-by"
+	pvProtectionFinalizer     = "kubernetes.io/pv-protection"
+)
+
+// Indexes of PersistentVolumes in the cache.
+const (
+	indexPVClaim = "toposuite.claimRef"              // namespace/name of spec.claimRef
+	indexPVClass = "toposuite.spec.storageClassName" // spec.storageClassName
+)
+
+// NewFastBindingSteps returns the counter of fast binding steps, registered
+// with reg.
+func NewFastBindingSteps(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "toposuite", Subsystem: "controller", Name: "fast_binding_steps_total",
+		Help: "Steps of the volume controllers taken by fast binding: announce, bind, release, unprotect.",
+	}, []string{"driver", "step"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(*prometheus.CounterVec), nil
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (f *FastBinding) count(step string) {
+	if f.Steps != nil {
+		f.Steps.WithLabelValues(f.Driver.Name, step).Inc()
+	}
+}
+
+// SetupWithManager registers the claim and the volume controllers.
+func (f *FastBinding) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &corev1.PersistentVolume{}, indexPVClaim, func(o client.Object) []string {
+		if ref := o.(*corev1.PersistentVolume).Spec.ClaimRef; ref != nil {
+			return []string{ref.Namespace + "/" + ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &corev1.PersistentVolume{}, indexPVClass, func(o client.Object) []string {
+		return []string{o.(*corev1.PersistentVolume).Spec.StorageClassName}
+	}); err != nil {
+		return err
+	}
+	skip := true
+	opts := crcontroller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: max(f.Workers, 1)}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("fast-binding-claims-" + f.Driver.Name).WithOptions(opts).
+		For(&corev1.PersistentVolumeClaim{}).
+		Complete(reconcile.Func(f.reconcileClaim)); err != nil {
+		return err
+	}
+	ours := predicate.NewPredicateFuncs(func(o client.Object) bool { return f.provisioned(o.(*corev1.PersistentVolume)) })
+	return ctrl.NewControllerManagedBy(mgr).Named("fast-binding-volumes-"+f.Driver.Name).WithOptions(opts).
+		For(&corev1.PersistentVolume{}, builder.WithPredicates(ours)).
+		// A claim's changes (made, annotated, deleted) concern the volumes
+		// that name it.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(f.volumesOfClaim)).
+		Complete(reconcile.Func(f.reconcileVolume))
+}
+
+// provisioned: csi-provisioner made pv for this driver.
+func (f *FastBinding) provisioned(pv *corev1.PersistentVolume) bool {
+	return pv.Spec.CSI != nil && pv.Spec.CSI.Driver == f.Driver.Name && pv.Annotations[annProvisionedBy] == f.Driver.Name
+}
+
+func (f *FastBinding) volumesOfClaim(ctx context.Context, o client.Object) []reconcile.Request {
+	var pvs corev1.PersistentVolumeList
+	if err := f.Client.List(ctx, &pvs, client.MatchingFields{indexPVClaim: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		f.Log.Error(err, "list the volumes of a claim", "claim", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range pvs.Items {
+		if f.provisioned(&pvs.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: pvs.Items[i].Name}})
+		}
+	}
+	return reqs
+}
+
+// settle turns the outcome of a write into a reconcile result. A conflict
+// means the cache is behind (kube-controller-manager or a user wrote
+// first): look again shortly, quietly. NotFound: the object went away,
+// there is nothing left to do.
+func settle(err error) (reconcile.Result, error) {
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return reconcile.Result{}, nil
+	case apierrors.IsConflict(err):
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	return reconcile.Result{}, err
+}

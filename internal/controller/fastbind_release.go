@@ -1,0 +1,52 @@
+package controller
+
+import (
+	"context"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// release marks a volume whose claim is gone Released, which is what
+// csi-provisioner waits for to delete it (reclaim policy Delete) or what
+// keeps it (Retain). The cache may not have seen the claim yet, so the API
+// server must say it is gone too, as kube-controller-manager asks it.
+func (f *FastBinding) release(ctx context.Context, pv *corev1.PersistentVolume) (reconcile.Result, error) {
+	if pv.Status.Phase == corev1.VolumeReleased || pv.Status.Phase == corev1.VolumeFailed {
+		return reconcile.Result{}, nil
+	}
+	ref := pv.Spec.ClaimRef
+	claim := &corev1.PersistentVolumeClaim{}
+	err := f.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, claim)
+	switch {
+	case err == nil && claim.UID == ref.UID:
+		return reconcile.Result{}, nil // the cache is behind: the claim's event will come
+	case err != nil && !apierrors.IsNotFound(err):
+		return reconcile.Result{}, err
+	}
+	pv.Status.Phase, pv.Status.Message = corev1.VolumeReleased, ""
+	if err := f.Client.Status().Update(ctx, pv); err != nil {
+		return settle(err)
+	}
+	f.count("release")
+	return reconcile.Result{}, nil
+}
+
+// unprotect lets a deleted volume go once no claim holds it, as
+// kube-controller-manager's PV protection controller does: it removes its
+// finalizer from volumes that are not Bound (the caller checked).
+func (f *FastBinding) unprotect(ctx context.Context, pv *corev1.PersistentVolume) (reconcile.Result, error) {
+	i := slices.Index(pv.Finalizers, pvProtectionFinalizer)
+	if i < 0 {
+		return reconcile.Result{}, nil
+	}
+	pv.Finalizers = slices.Delete(pv.Finalizers, i, i+1)
+	if err := f.Client.Update(ctx, pv); err != nil {
+		return settle(err)
+	}
+	f.count("unprotect")
+	return reconcile.Result{}, nil
+}
