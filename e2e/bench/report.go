@@ -33,13 +33,14 @@ func Breakdown(ms []Marks) []Hop {
 		return m.Provisioner
 	}
 	hops := []hop{
-		{"kube-controller-manager: PVC annotated for the provisioner", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Provisioner }},
+		{"fast binding or kube-controller-manager: PVC annotated for the provisioner", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Provisioner }},
 		{"kube-scheduler: node selected (WaitForFirstConsumer)", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Selected }},
 		{"csi-provisioner -> CreateVolume -> controller: LogicalVolume made", handed, func(m Marks) time.Time { return m.LVCreated }},
 		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},
 		{"controller answers, csi-provisioner makes the PV", func(m Marks) time.Time { return m.LVReady }, func(m Marks) time.Time { return m.PVCreated }},
-		{"kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
-		{"deletion: kube-controller-manager: PVC gone, PV Released", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVReleased }},
+		{"fast binding or kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
+		{"deletion: kube-controller-manager's PVC protection: PVC gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVCGone }},
+		{"deletion: fast binding or kube-controller-manager: PV Released", func(m Marks) time.Time { return m.PVCGone }, func(m Marks) time.Time { return m.PVReleased }},
 		{"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume", func(m Marks) time.Time { return m.PVReleased }, func(m Marks) time.Time { return m.LVDeleting }},
 		{"deletion: node plugin + daemon: volume removed, LogicalVolume gone", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.LVGone }},
 		// DeleteVolume returns once the LogicalVolume is being deleted; the

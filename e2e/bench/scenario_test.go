@@ -35,18 +35,19 @@ func TestBreakdownHops(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(msec int) time.Time { return t0.Add(time.Duration(msec) * time.Millisecond) }
 	m := Marks{Created: at(0), Provisioner: at(10), LVCreated: at(40), LVReady: at(60), PVCreated: at(70), Bound: at(100),
-		Deleted: at(200), PVReleased: at(210), LVDeleting: at(215), LVGone: at(230), PVGone: at(250)}
+		Deleted: at(200), PVCGone: at(204), PVReleased: at(210), LVDeleting: at(215), LVGone: at(230), PVGone: at(250)}
 	got := map[string]time.Duration{}
 	for _, h := range Breakdown([]Marks{m}) {
 		got[h.What] = h.Took.P50
 	}
 	want := map[string]time.Duration{
-		"kube-controller-manager: PVC annotated for the provisioner":                        10 * time.Millisecond,
+		"fast binding or kube-controller-manager: PVC annotated for the provisioner":        10 * time.Millisecond,
 		"csi-provisioner -> CreateVolume -> controller: LogicalVolume made":                 30 * time.Millisecond,
 		"node plugin + daemon: volume made, status.volumeID set":                            20 * time.Millisecond,
 		"controller answers, csi-provisioner makes the PV":                                  10 * time.Millisecond,
-		"kube-controller-manager: PVC Bound to the PV":                                      30 * time.Millisecond,
-		"deletion: kube-controller-manager: PVC gone, PV Released":                          10 * time.Millisecond,
+		"fast binding or kube-controller-manager: PVC Bound to the PV":                      30 * time.Millisecond,
+		"deletion: kube-controller-manager's PVC protection: PVC gone":                      4 * time.Millisecond,
+		"deletion: fast binding or kube-controller-manager: PV Released":                    6 * time.Millisecond,
 		"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume": 5 * time.Millisecond,
 		"deletion: node plugin + daemon: volume removed, LogicalVolume gone":                15 * time.Millisecond,
 		"deletion: csi-provisioner deletes the PV":                                          35 * time.Millisecond,

@@ -26,21 +26,22 @@ const Namespace = "bench"
 type Marks struct {
 	// Created: the create request was sent. Deleted: the delete request.
 	Created, Deleted time.Time
-	// Provisioner: kube-controller-manager's PV controller annotated the
-	// PVC with its provisioner (Immediate). Selected: kube-scheduler chose
+	// Provisioner: the PVC was annotated with its provisioner (by fast
+	// binding or kube-controller-manager's PV controller). Selected: kube-scheduler chose
 	// a node (WaitForFirstConsumer).
 	Provisioner, Selected time.Time
 	// LVCreated: the driver's controller made the LogicalVolume (in
 	// CreateVolume, called by csi-provisioner). LVReady: the node plugin
 	// set status.volumeID, the volume exists on the node.
 	LVCreated, LVReady time.Time
-	// PVCreated: csi-provisioner made the PV. Bound: kube-controller-manager
-	// bound the PVC to it.
+	// PVCreated: csi-provisioner made the PV. Bound: the PVC was bound to
+	// it (by fast binding or kube-controller-manager).
 	PVCreated, Bound time.Time
-	// PVReleased: kube-controller-manager released the PV of a deleted
-	// PVC. LVDeleting: the driver's controller deleted the LogicalVolume
+	// PVCGone: the PVC was deleted (kube-controller-manager's PVC
+	// protection let it go). PVReleased: the PV of a deleted PVC was
+	// released (by fast binding or kube-controller-manager). LVDeleting: the driver's controller deleted the LogicalVolume
 	// (in DeleteVolume); the node still has to remove the volume.
-	PVReleased, LVDeleting time.Time
+	PVCGone, PVReleased, LVDeleting time.Time
 	// PVGone, LVGone: the PV and LogicalVolume objects were deleted.
 	PVGone, LVGone time.Time
 	// Node is the LogicalVolume's node.
@@ -66,8 +67,9 @@ func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(Namespace))
 	pvcs := f.Core().V1().PersistentVolumeClaims().Informer()
 	if _, err := pvcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { tl.pvc(o) },
-		UpdateFunc: func(_, o any) { tl.pvc(o) },
+		AddFunc:    func(o any) { tl.pvc(o, false) },
+		UpdateFunc: func(_, o any) { tl.pvc(o, false) },
+		DeleteFunc: func(o any) { tl.pvc(o, true) },
 	}); err != nil {
 		return nil, err
 	}
@@ -123,7 +125,10 @@ func setOnce(t *time.Time, now time.Time) {
 	}
 }
 
-func (tl *Timeline) pvc(o any) {
+func (tl *Timeline) pvc(o any, deleted bool) {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
 	p, ok := o.(*corev1.PersistentVolumeClaim)
 	if !ok {
 		return
@@ -138,6 +143,9 @@ func (tl *Timeline) pvc(o any) {
 		}
 		if p.Status.Phase == corev1.ClaimBound {
 			setOnce(&m.Bound, now)
+		}
+		if deleted {
+			setOnce(&m.PVCGone, now)
 		}
 	})
 }
