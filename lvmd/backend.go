@@ -76,7 +76,9 @@ type Activator interface {
 	// ActivateNew shows a volume just created, on a device cleared of the
 	// signatures a previous volume may have left there.
 	ActivateNew(ctx context.Context, vg, name string) (string, error)
-	Deactivate(ctx context.Context, vg, name string) error
+	// Deactivate takes the device away from vg/name if the LV carries all
+	// of tags (checked in the same read that finds its extents).
+	Deactivate(ctx context.Context, vg, name string, tags ...string) error
 	Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error)
 }
 
@@ -149,6 +151,11 @@ func (b *Backend) devPaths(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.devPathsOf(ctx, rep)
+}
+
+// devPathsOf is devPaths for the LVs of a report just read.
+func (b *Backend) devPathsOf(ctx context.Context, rep lvm.Report) (map[string]string, error) {
 	owned := map[string]bool{}
 	for _, lv := range rep.LVs {
 		if lv.HasTag(config.OwnerTag) && b.classOf(lv) != nil {

@@ -8,11 +8,15 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 	"github.com/toposuite/toposuite/internal/testutil"
+	"github.com/toposuite/toposuite/lvmd/config"
 )
 
 // BenchmarkCreateRemove compares lvmd (create + remove over gRPC on its unix
@@ -110,4 +114,77 @@ func BenchmarkWatchAfterVGExtend(b *testing.B) {
 		len(lat), s.P50.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	b.ReportMetric(float64(s.P50.Milliseconds()), "watch-p50-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "watch-max-ms")
+}
+
+// BenchmarkDevLoopBurst is the node side of issue #5's provisioning
+// benchmark on one node: 33 volumes of 1 GiB created at once on one VG with
+// the development loop activation, then removed at once. It prints the wall
+// time of each burst, the per-call p50/max and the CPU time of the process
+// and its children (lvmd runs in process; its lvm and losetup commands are
+// children) per volume.
+func BenchmarkDevLoopBurst(b *testing.B) {
+	n := 33
+	if s := os.Getenv("TOPOSUITE_BENCH_BURST"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	r := newRig(b, int64(n+2)*gib)
+	pv := strings.TrimSpace(r.env.LVM(b, "pvs", "--noheadings", "-o", "pv_name", "-S", "vg_name="+r.vg))
+	b.Cleanup(func() {
+		for _, l := range loopsOver(b, pv) {
+			testutil.DetachLoop(b, l)
+		}
+	})
+	r.stop()
+	r.cfg.Activation = config.ActivationDevelopmentLoop
+	r.cfg.PollInterval.Duration = time.Second
+	r.start()
+	burst := func(what string, op func(name string) error) {
+		lat := make([]time.Duration, n)
+		cpu0 := cpuTime()
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := time.Now()
+				if err := op(fmt.Sprintf("burst%02d", i)); err != nil {
+					b.Error(err)
+				}
+				lat[i] = time.Since(s)
+			}()
+		}
+		wg.Wait()
+		wall := time.Since(t0)
+		cpu := cpuTime() - cpu0
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		fmt.Printf("  %s of %d at once: all done in %s, per call p50 %s max %s, CPU %s per volume\n", what, n,
+			wall.Round(time.Millisecond), lat[n/2].Round(time.Millisecond), lat[n-1].Round(time.Millisecond), (cpu / time.Duration(n)).Round(100*time.Microsecond))
+		b.ReportMetric(wall.Seconds(), what+"-all-s")
+		b.ReportMetric(float64(cpu.Milliseconds())/float64(n), what+"-cpu-ms/vol")
+	}
+	c := context.Background()
+	fmt.Printf("\ndevelopment loop activation, burst on one VG (load %s)\n", loadavg())
+	burst("create", func(name string) error {
+		_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: gib})
+		return err
+	})
+	burst("remove", func(name string) error {
+		_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: name})
+		return err
+	})
+}
+
+// cpuTime is the user+system time of this process and its reaped children.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	d := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return d(self.Utime) + d(self.Stime) + d(kids.Utime) + d(kids.Stime)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

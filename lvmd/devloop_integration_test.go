@@ -3,10 +3,12 @@
 package lvmd_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -179,5 +181,101 @@ func TestIntegrationDevelopmentLoopGrowNeedsTheNextExtents(t *testing.T) {
 	}
 	if v.Volume.Path != dev["first"] || blockSize(t, dev["first"]) != 128*mib || r.lvSize("first") != 128*mib {
 		t.Errorf("first after grow: path %q, device %d bytes, LV %d bytes; want %s, 128 MiB", v.Volume.Path, blockSize(t, dev["first"]), r.lvSize("first"), dev["first"])
+	}
+}
+
+// A burst of creates and removes on one VG (which share their extent
+// reports): every volume gets a device of its own over its own extents, the
+// list shows the same devices, and removal leaves none behind.
+func TestIntegrationDevelopmentLoopBurst(t *testing.T) {
+	r, pv := newDevLoopRig(t)
+	c := testutil.Context(t)
+	const n = 12
+	paths := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: fmt.Sprintf("b%02d", i), SizeBytes: int64(i+1) * 4 * mib})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			paths[i] = v.Volume.Path
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	seen := map[string]bool{}
+	for i, p := range paths {
+		if seen[p] || !strings.HasPrefix(p, "/dev/loop") {
+			t.Errorf("b%02d: path %q is not a loop device of its own", i, p)
+		}
+		seen[p] = true
+		if got := blockSize(t, p); got != int64(i+1)*4*mib {
+			t.Errorf("b%02d: device %s is %d bytes, want %d", i, p, got, int64(i+1)*4*mib)
+		}
+		// The device maps the LV's own extents: its offset is theirs.
+		want := strings.TrimSpace(r.env.LVM(t, "lvs", "--noheadings", "-o", "seg_pe_ranges", r.vg+"/"+fmt.Sprintf("b%02d", i)))
+		start, _, _ := strings.Cut(strings.TrimPrefix(want, pv+":"), "-")
+		pe, err := strconv.ParseInt(start, 10, 64)
+		if err != nil {
+			t.Fatalf("seg_pe_ranges %q: %v", want, err)
+		}
+		off := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--noheadings", "--output", "OFFSET", p))
+		peStart := strings.TrimSpace(r.env.LVM(t, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", pv))
+		ps, _ := strconv.ParseInt(peStart, 10, 64)
+		if off != strconv.FormatInt(ps+pe*4*mib, 10) {
+			t.Errorf("b%02d: device %s at offset %s, its extents start at %d", i, p, off, ps+pe*4*mib)
+		}
+	}
+	list, err := r.client.ListVolumes(c, &api.ListVolumesRequest{})
+	if err != nil || len(list.Volumes) != n {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	for _, v := range list.Volumes {
+		var i int
+		if _, err := fmt.Sscanf(v.Name, "b%02d", &i); err != nil || v.Path != paths[i] {
+			t.Errorf("listed %s at %q, created at %q", v.Name, v.Path, paths[i])
+		}
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: fmt.Sprintf("b%02d", i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if l := loopsOver(t, pv); len(l) != 0 {
+		t.Errorf("loop devices left over the PV after the removals: %v", l)
+	}
+	if names := r.lvNames(); len(names) != 0 {
+		t.Errorf("LVs left: %v", names)
+	}
+}
+
+// Removing a volume whose name an LV not managed by lvmd has keeps that LV
+// and the device someone else gave it.
+func TestIntegrationDevelopmentLoopRemoveLeavesForeignDevices(t *testing.T) {
+	r, pv := newDevLoopRig(t)
+	c := testutil.Context(t)
+	r.env.LVM(t, "lvcreate", "-y", "-n", "foreign", "-L", "8m", r.vg)
+	peStart, _ := strconv.ParseInt(strings.TrimSpace(r.env.LVM(t, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", pv)), 10, 64)
+	dev := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--find", "--show", "--offset", strconv.FormatInt(peStart, 10), "--sizelimit", strconv.FormatInt(8*mib, 10), pv))
+	t.Cleanup(func() { testutil.DetachLoop(t, dev) })
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "foreign"}); err != nil {
+		t.Fatalf("remove of a foreign LV: %v (want success without removing)", err)
+	}
+	if l := loopsOver(t, pv); len(l) != 1 || l[0] != dev {
+		t.Errorf("loop devices over the PV = %v, want the foreign LV's %s kept", l, dev)
+	}
+	if names := r.lvNames(); len(names) != 1 || names[0] != "foreign" {
+		t.Errorf("LVs = %v, the foreign LV must survive", names)
 	}
 }

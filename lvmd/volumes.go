@@ -362,10 +362,10 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string) erro
 		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
 	}
 	if b.dev != nil {
-		if _, err := b.owned(ctx, c, name); err == nil {
-			if err := b.dev.Deactivate(ctx, c.VolumeGroup, name); err != nil {
-				return storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
-			}
+		// Only a volume of ours loses its device: the tags are checked in
+		// the report that locates it, so no lvs of its own is needed.
+		if err := b.dev.Deactivate(ctx, c.VolumeGroup, name, tags(c)...); err != nil {
+			return storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
 		}
 	}
 	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name)
@@ -413,7 +413,7 @@ func (b *Backend) ListVolumes(ctx context.Context, className string) ([]storage.
 	}
 	var devs map[string]string
 	if b.dev != nil {
-		devs, _ = b.devPaths(ctx) // a volume without a device shows it in its health
+		devs, _ = b.devPathsOf(ctx, rep) // a volume without a device shows it in its health
 	}
 	var out []storage.Volume
 	for _, lv := range rep.LVs {

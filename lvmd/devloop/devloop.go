@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,11 +39,14 @@ type Activator struct {
 	run   exec.Runner
 	lvm   *lvm.Client
 	disks *disk.Client
+	segs  segmentReader
 }
 
 // New returns an activator running losetup through run and LVM through l.
 func New(run exec.Runner, l *lvm.Client) *Activator {
-	return &Activator{run: run, lvm: l, disks: disk.New(run)}
+	a := &Activator{run: run, lvm: l, disks: disk.New(run)}
+	a.segs.read = func(ctx context.Context) ([]lvm.PVSegment, error) { return l.PVSegments(ctx) }
+	return a
 }
 
 // ErrNotContiguous: the LV's extents are not one run on one PV.
@@ -50,13 +54,13 @@ var ErrNotContiguous = errors.New("the logical volume is not one contiguous run 
 
 // segment returns the one PV segment of vg/name; NotFound when the LV has none.
 func (a *Activator) segment(ctx context.Context, vg, name string) (lvm.PVSegment, error) {
-	segs, err := a.lvm.PVSegments(ctx, vg)
+	segs, err := a.segs.get(ctx)
 	if err != nil {
 		return lvm.PVSegment{}, err
 	}
 	var mine []lvm.PVSegment
 	for _, s := range segs {
-		if s.LV == name {
+		if s.VG == vg && s.LV == name {
 			mine = append(mine, s)
 		}
 	}
@@ -84,6 +88,11 @@ func (a *Activator) ensure(ctx context.Context, seg lvm.PVSegment) (string, erro
 	if err != nil {
 		return "", err
 	}
+	return a.ensureIn(ctx, seg, loops)
+}
+
+// ensureIn is ensure with the loop devices over seg's PV already listed.
+func (a *Activator) ensureIn(ctx context.Context, seg lvm.PVSegment, loops []disk.Loop) (string, error) {
 	for _, l := range loops {
 		if l.Offset != seg.Offset {
 			continue
@@ -147,15 +156,22 @@ func zeroEnds(dev string, size int64) error {
 	return f.Sync()
 }
 
-// Deactivate detaches the loop device of vg/name, if any. A missing LV is
-// not an error: there is nothing to show.
-func (a *Activator) Deactivate(ctx context.Context, vg, name string) error {
+// Deactivate detaches the loop device of vg/name, if any, when the LV
+// carries every one of tags (the caller's proof of ownership, read in the
+// same report as the extents). A missing LV, or one without the tags, is
+// not an error: there is nothing of ours to detach.
+func (a *Activator) Deactivate(ctx context.Context, vg, name string, tags ...string) error {
 	seg, err := a.segment(ctx, vg, name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	for _, t := range tags {
+		if !slices.Contains(seg.Tags, t) {
+			return nil
+		}
 	}
 	return a.detach(ctx, seg.PV, seg.Offset)
 }
@@ -181,28 +197,52 @@ func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {
 // It returns the device of each LV by "vg/name"; LVs that cannot be shown
 // are absent and their errors joined.
 func (a *Activator) Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error) {
-	segs, err := a.lvm.PVSegments(ctx, vgs...)
+	segs, err := a.segs.get(ctx)
 	if err != nil {
 		return nil, err
+	}
+	inVGs := map[string]bool{}
+	for _, vg := range vgs {
+		inVGs[vg] = true
 	}
 	byLV := map[string][]lvm.PVSegment{}
 	pvs := map[string]bool{}
 	for _, s := range segs {
+		if !inVGs[s.VG] {
+			continue
+		}
 		pvs[s.PV] = true
 		if s.LV != "" && want(s.VG, s.LV) {
 			byLV[s.VG+"/"+s.LV] = append(byLV[s.VG+"/"+s.LV], s)
 		}
 	}
+	// One listing of the loop devices of each PV serves every LV on it
+	// (a listing per LV cost a losetup run per volume on every call).
+	loopsOf := map[string][]disk.Loop{}
+	var errs []error
+	for pv := range pvs {
+		loops, err := a.disks.LoopsBackedBy(ctx, pv)
+		if err != nil {
+			errs = append(errs, err)
+			delete(pvs, pv)
+			continue
+		}
+		loopsOf[pv] = loops
+	}
 	out := map[string]string{}
 	keep := map[string]bool{} // "pv@offset" of wanted segments
-	var errs []error
 	for key, ss := range byLV {
 		if len(ss) != 1 {
 			errs = append(errs, fmt.Errorf("%s: %w", key, ErrNotContiguous))
 			continue
 		}
-		keep[ss[0].PV+"@"+strconv.FormatInt(ss[0].Offset, 10)] = true
-		dev, err := a.ensure(ctx, ss[0])
+		seg := ss[0]
+		keep[seg.PV+"@"+strconv.FormatInt(seg.Offset, 10)] = true
+		loops, ok := loopsOf[seg.PV]
+		if !ok {
+			continue // its listing failed, and said so
+		}
+		dev, err := a.ensureIn(ctx, seg, loops)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 			continue
@@ -210,12 +250,7 @@ func (a *Activator) Reconcile(ctx context.Context, vgs []string, want func(vg, n
 		out[key] = dev
 	}
 	for pv := range pvs {
-		loops, err := a.disks.LoopsBackedBy(ctx, pv)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, l := range loops {
+		for _, l := range loopsOf[pv] {
 			// Only partial mappings are this package's; a whole-PV loop is someone else's.
 			if l.Offset == 0 && l.SizeLimit == 0 || keep[pv+"@"+strconv.FormatInt(l.Offset, 10)] {
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // PVSegment is a run of extents of a physical volume, free or used by one LV.
@@ -11,12 +12,14 @@ type PVSegment struct {
 	PV string
 	VG string
 	LV string // empty for free space
+	// Tags are the tags of LV.
+	Tags []string
 	// Offset and Size locate the run on the PV device, in bytes:
 	// pe_start + start extent x extent size, and extents x extent size.
 	Offset, Size int64
 }
 
-const pvsegFields = "pv_name,vg_name,vg_extent_size,pe_start,pvseg_start,pvseg_size,lv_name"
+const pvsegFields = "pv_name,vg_name,vg_extent_size,pe_start,pvseg_start,pvseg_size,lv_name,lv_tags"
 
 type jsonPVSegReport struct {
 	Report []struct {
@@ -28,6 +31,7 @@ type jsonPVSegReport struct {
 			Start      string `json:"pvseg_start"`
 			Size       string `json:"pvseg_size"`
 			LV         string `json:"lv_name"`
+			Tags       string `json:"lv_tags"`
 		} `json:"pvseg"`
 	} `json:"report"`
 }
@@ -56,14 +60,19 @@ func ParsePVSegments(out []byte) ([]PVSegment, error) {
 			if s.PV == "" || extent <= 0 || start > (1<<62)/extent || size > (1<<62)/extent {
 				return nil, fmt.Errorf("parse LVM PV segment report: implausible segment %+v", s)
 			}
-			segs = append(segs, PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Offset: peStart + start*extent, Size: size * extent})
+			seg := PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Offset: peStart + start*extent, Size: size * extent}
+			if s.Tags != "" {
+				seg.Tags = strings.Split(s.Tags, ",")
+			}
+			segs = append(segs, seg)
 		}
 	}
 	return segs, nil
 }
 
-// PVSegments returns the PV segments of the named volume groups. (pvs
-// takes PV names as arguments, so the VGs are selected from all PVs.)
+// PVSegments returns the PV segments of the named volume groups, or of
+// every PV LVM sees when none is named. (pvs takes PV names as arguments,
+// so the VGs are selected from all PVs.)
 func (c *Client) PVSegments(ctx context.Context, vgs ...string) ([]PVSegment, error) {
 	args := append([]string{"pvs", "--segments", "-o", pvsegFields}, reportArgs...)
 	res, err := c.lvm(ctx, args...)
@@ -73,6 +82,9 @@ func (c *Client) PVSegments(ctx context.Context, vgs ...string) ([]PVSegment, er
 	all, err := ParsePVSegments(res.Stdout)
 	if err != nil {
 		return nil, err
+	}
+	if len(vgs) == 0 {
+		return all, nil
 	}
 	keep := map[string]bool{}
 	for _, vg := range vgs {
