@@ -87,8 +87,8 @@ func TestChartsFastBindingRights(t *testing.T) {
 				t.Errorf("%s: fast binding on, the controller may not update %s", c.chart, r[1])
 			}
 		}
-		if !grants(rules, "storage.k8s.io", "storageclasses", "get") {
-			t.Errorf("%s: fast binding on, the controller may not read StorageClasses", c.chart)
+		if !grants(rules, "storage.k8s.io", "storageclasses", "get") || !grants(rules, "", "pods", "list") {
+			t.Errorf("%s: fast binding on, the controller may not read StorageClasses or list pods", c.chart)
 		}
 		off := render(t, c.chart, c.chart, c.namespace, map[string]any{"controller": map[string]any{"fastBinding": false}})
 		rules = controllerRules(t, off, c.driver)
@@ -97,8 +97,8 @@ func TestChartsFastBindingRights(t *testing.T) {
 				t.Errorf("%s: fast binding off, the controller may still update %s", c.chart, r[1])
 			}
 		}
-		if grants(rules, "storage.k8s.io", "storageclasses", "get") {
-			t.Errorf("%s: fast binding and webhook off, the controller reads StorageClasses", c.chart)
+		if grants(rules, "storage.k8s.io", "storageclasses", "get") || grants(rules, "", "pods", "list") {
+			t.Errorf("%s: fast binding and webhook off, the controller reads StorageClasses or lists pods", c.chart)
 		}
 		spec := get[appsv1.Deployment](t, off, "Deployment", c.chart+"-controller").Spec.Template.Spec
 		wantArgs(t, container(t, spec, "controller"), "--fast-binding=false")

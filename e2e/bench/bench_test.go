@@ -155,19 +155,42 @@ func benchDriver(ctx context.Context, r *Runner, d Driver, meter func() *Meter) 
 	n := envInt("TOPOSUITE_BENCH_PVCS", 100)
 	fmt.Printf("\n-- %s\n", d.Name)
 	var err error
+	steps := stepCounter(ctx, r, d)
 	if row.Single, err = r.Single(ctx, d, envInt("TOPOSUITE_BENCH_SINGLE", 20)); err != nil {
 		return row, fmt.Errorf("%s single PVCs: %w", d.Name, err)
 	}
 	WriteResult(os.Stdout, row.Single)
+	steps()
 	if row.Immediate, err = r.Burst(ctx, d, n, false, meter); err != nil {
 		return row, fmt.Errorf("%s %d PVCs Immediate: %w", d.Name, n, err)
 	}
 	WriteResult(os.Stdout, row.Immediate)
+	steps()
 	if row.Waiting, err = r.Burst(ctx, d, n, true, meter); err != nil {
 		return row, fmt.Errorf("%s %d PVCs WaitForFirstConsumer: %w", d.Name, n, err)
 	}
 	WriteResult(os.Stdout, row.Waiting)
+	steps()
 	return row, nil
+}
+
+// stepCounter returns a function printing the fast binding steps
+// topolvm-controller took since the last call (the rest were
+// kube-controller-manager's).
+func stepCounter(ctx context.Context, r *Runner, d Driver) func() {
+	last, err := FastBindingSteps(ctx, r.CS, d)
+	if err != nil {
+		fmt.Printf("    fast binding steps: %v\n", err)
+	}
+	return func() {
+		now, err := FastBindingSteps(ctx, r.CS, d)
+		if err != nil {
+			fmt.Printf("    fast binding steps: %v\n", err)
+			return
+		}
+		fmt.Printf("    fast binding steps taken by topolvm-controller: %s\n", StepsSince(last, now))
+		last = now
+	}
 }
 
 // provisionerArgs are the csi-provisioner container's arguments in the

@@ -24,8 +24,9 @@ import (
 // kube-controller-manager's PersistentVolume controllers would otherwise
 // take one object at a time (each has a single worker): it announces the
 // provisioner on a claim that needs a new volume, binds a claim to the
-// volume csi-provisioner made for it, releases a volume whose claim is gone
-// and lets a deleted, unbound volume go. It does exactly what those
+// volume csi-provisioner made for it, lets a deleted claim go when no pod
+// refers to it, releases a volume whose claim is gone and lets a deleted,
+// unbound volume go. It does exactly what those
 // controllers do, with the same checks, on many objects at once; they still
 // run, find the work done and write nothing. Anything it is not sure of
 // (static volumes, selectors, claims bound elsewhere, other drivers) it
@@ -42,6 +43,8 @@ type FastBinding struct {
 	// Steps counts the steps taken (nil: not counted).
 	Steps *prometheus.CounterVec
 	Log   logr.Logger
+
+	pods *podLists
 }
 
 // The annotations and finalizers of Kubernetes' volume controllers.
@@ -53,6 +56,7 @@ const (
 	annBoundByController      = "pv.kubernetes.io/bound-by-controller"
 	annProvisionedBy          = "pv.kubernetes.io/provisioned-by"
 	pvProtectionFinalizer     = "kubernetes.io/pv-protection"
+	pvcProtectionFinalizer    = "kubernetes.io/pvc-protection"
 )
 
 // Indexes of PersistentVolumes in the cache.
@@ -66,7 +70,7 @@ const (
 func NewFastBindingSteps(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "toposuite", Subsystem: "controller", Name: "fast_binding_steps_total",
-		Help: "Steps of the volume controllers taken by fast binding: announce, bind, release, unprotect.",
+		Help: "Steps of the volume controllers taken by fast binding: announce, bind, unprotect-claim, release, unprotect-volume.",
 	}, []string{"driver", "step"})
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -86,6 +90,7 @@ func (f *FastBinding) count(step string) {
 
 // SetupWithManager registers the claim and the volume controllers.
 func (f *FastBinding) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	f.pods = newPodLists(f.APIReader)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &corev1.PersistentVolume{}, indexPVClaim, func(o client.Object) []string {
 		if ref := o.(*corev1.PersistentVolume).Spec.ClaimRef; ref != nil {

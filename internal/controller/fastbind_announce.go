@@ -11,11 +11,15 @@ import (
 
 // reconcileClaim announces this driver as the provisioner of a claim that
 // needs a new volume: the annotation csi-provisioner waits for, written by
-// kube-controller-manager's claim worker otherwise.
+// kube-controller-manager's claim worker otherwise. A deleted claim goes to
+// unprotectClaim.
 func (f *FastBinding) reconcileClaim(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	claim := &corev1.PersistentVolumeClaim{}
 	if err := f.Client.Get(ctx, req.NamespacedName, claim); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !claim.DeletionTimestamp.IsZero() {
+		return f.unprotectClaim(ctx, claim)
 	}
 	if ok, err := f.needsAnnouncing(ctx, claim); err != nil || !ok {
 		return reconcile.Result{}, err
@@ -39,7 +43,7 @@ func (f *FastBinding) reconcileClaim(ctx context.Context, req reconcile.Request)
 // assign), has no selector, is not waiting for the scheduler, and no
 // existing volume could be bound to it instead.
 func (f *FastBinding) needsAnnouncing(ctx context.Context, claim *corev1.PersistentVolumeClaim) (bool, error) {
-	if !claim.DeletionTimestamp.IsZero() || claim.Spec.VolumeName != "" || claim.Spec.Selector != nil ||
+	if claim.Spec.VolumeName != "" || claim.Spec.Selector != nil ||
 		claim.Spec.StorageClassName == nil || *claim.Spec.StorageClassName == "" {
 		return false, nil
 	}

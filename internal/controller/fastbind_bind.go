@@ -21,7 +21,7 @@ func (f *FastBinding) reconcileVolume(ctx context.Context, req reconcile.Request
 		return reconcile.Result{}, nil
 	}
 	if !pv.DeletionTimestamp.IsZero() && pv.Status.Phase != corev1.VolumeBound {
-		return f.unprotect(ctx, pv)
+		return f.unprotectVolume(ctx, pv)
 	}
 	ref := pv.Spec.ClaimRef
 	if ref == nil || ref.UID == "" {

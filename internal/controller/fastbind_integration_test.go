@@ -168,26 +168,57 @@ func TestIntegrationFastBinding(t *testing.T) {
 		t.Fatalf("volume of the bound claim: %v, %v", got.Status.Phase, err)
 	}
 
-	// Released once the claim is gone (the test removes the PVC protection
-	// finalizer, kube-controller-manager's job), then let go when deleted.
+	// A deleted claim no pod names goes; one a pod names stays for
+	// kube-controller-manager (here the test). Their volumes are released
+	// once they are gone, then let go when deleted.
+	scratch := e.claim("scratch", "fast", "1Gi", nil)
+	tu.Eventually(t, "the second claim to be announced", func() bool { return e.announced("scratch") })
+	scratchPV := e.provision(scratch, e.d.Name, "1Gi")
+	tu.Eventually(t, "the second claim to be Bound", func() bool { return e.getClaim("scratch").Status.Phase == corev1.ClaimBound })
+	e.create(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "user", Namespace: "default"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+		Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}}})
+	for _, name := range []string{"data", "scratch"} {
+		c := e.getClaim(name)
+		if !slices.Contains(c.Finalizers, "kubernetes.io/pvc-protection") { // the admission plugin's
+			c.Finalizers = append(c.Finalizers, "kubernetes.io/pvc-protection")
+			if err := e.c.Update(bg, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.c.Delete(bg, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	released := func(pv *corev1.PersistentVolume) func() bool {
+		return func() bool {
+			got, err := e.getVolume(pv.Name)
+			return err == nil && got.Status.Phase == corev1.VolumeReleased
+		}
+	}
+	tu.Eventually(t, "the claim no pod names to go", func() bool {
+		return e.c.Get(bg, client.ObjectKey{Namespace: "default", Name: "scratch"}, &corev1.PersistentVolumeClaim{}) != nil
+	})
+	tu.Eventually(t, "its volume to be Released", released(scratchPV))
+	if held := e.getClaim("data"); held.DeletionTimestamp.IsZero() || !slices.Contains(held.Finalizers, "kubernetes.io/pvc-protection") {
+		t.Fatalf("the claim a pod names lost its protection: %v", held.Finalizers)
+	}
+	data = e.getClaim("data")
 	data.Finalizers = nil
 	if err := e.c.Update(bg, data); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.c.Delete(bg, data); err != nil {
-		t.Fatal(err)
+	tu.Eventually(t, "the volume of the claim let go by hand to be Released", released(pv))
+	for _, v := range []*corev1.PersistentVolume{pv, scratchPV} {
+		if err := e.c.Delete(bg, v); err != nil {
+			t.Fatal(err)
+		}
+		tu.Eventually(t, "the deleted, released volume to go", func() bool {
+			_, err := e.getVolume(v.Name)
+			return err != nil
+		})
 	}
-	tu.Eventually(t, "the volume of the deleted claim to be Released", func() bool {
-		got, err := e.getVolume(pv.Name)
-		return err == nil && got.Status.Phase == corev1.VolumeReleased
-	})
-	if err := e.c.Delete(bg, pv); err != nil {
-		t.Fatal(err)
-	}
-	tu.Eventually(t, "the deleted, released volume to go", func() bool {
-		_, err := e.getVolume(pv.Name)
-		return err != nil
-	})
 
 	// What it had to leave alone is as it was.
 	for _, name := range []string{"could-bind", "not-ours"} {
@@ -205,7 +236,7 @@ func TestIntegrationFastBinding(t *testing.T) {
 			t.Errorf("volume %q: phase %s, %v", v.Name, got.Status.Phase, err)
 		}
 	}
-	for step, want := range map[string]float64{"announce": 4, "bind": 1, "release": 1, "unprotect": 1} {
+	for step, want := range map[string]float64{"announce": 5, "bind": 2, "unprotect-claim": 1, "release": 2, "unprotect-volume": 2} {
 		if got := e.count(step); got != want {
 			t.Errorf("%d %q steps, want %d", int(got), step, int(want))
 		}

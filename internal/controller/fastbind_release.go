@@ -35,10 +35,10 @@ func (f *FastBinding) release(ctx context.Context, pv *corev1.PersistentVolume) 
 	return reconcile.Result{}, nil
 }
 
-// unprotect lets a deleted volume go once no claim holds it, as
+// unprotectVolume lets a deleted volume go once no claim holds it, as
 // kube-controller-manager's PV protection controller does: it removes its
 // finalizer from volumes that are not Bound (the caller checked).
-func (f *FastBinding) unprotect(ctx context.Context, pv *corev1.PersistentVolume) (reconcile.Result, error) {
+func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.PersistentVolume) (reconcile.Result, error) {
 	i := slices.Index(pv.Finalizers, pvProtectionFinalizer)
 	if i < 0 {
 		return reconcile.Result{}, nil
@@ -47,6 +47,36 @@ func (f *FastBinding) unprotect(ctx context.Context, pv *corev1.PersistentVolume
 	if err := f.Client.Update(ctx, pv); err != nil {
 		return settle(err)
 	}
-	f.count("unprotect")
+	f.count("unprotect-volume")
+	return reconcile.Result{}, nil
+}
+
+// unprotectClaim lets a deleted claim of this driver go once no pod refers
+// to it, as kube-controller-manager's PVC protection controller does. Its
+// test is narrower: any pod of the namespace that names the claim, in any
+// phase, scheduled or not, leaves the claim to that controller, which
+// follows pods as they end. The pods are read from the API server after the
+// deletion was seen, so none that could use the claim is missed; a pod made
+// later cannot start with it (kubelet and kube-scheduler refuse claims being
+// deleted).
+func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) (reconcile.Result, error) {
+	i := slices.Index(claim.Finalizers, pvcProtectionFinalizer)
+	if i < 0 || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
+		return reconcile.Result{}, nil
+	}
+	pods, err := f.pods.list(ctx, claim.Namespace)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	for j := range pods {
+		if podNamesClaim(&pods[j], claim.Name) {
+			return reconcile.Result{}, nil
+		}
+	}
+	claim.Finalizers = slices.Delete(claim.Finalizers, i, i+1)
+	if err := f.Client.Update(ctx, claim); err != nil {
+		return settle(err)
+	}
+	f.count("unprotect-claim")
 	return reconcile.Result{}, nil
 }
