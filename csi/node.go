@@ -30,12 +30,19 @@ type Node struct {
 	targetRoot string
 	locks      keylock.Map
 	log        logr.Logger
+	// unpublished, when set, hears of every volume unpublished here.
+	unpublished func(volumeID string)
 }
 
 // NewNode returns the Node service.
 func NewNode(d Driver, nodeName string, daemon api.StorageDaemonClient, pub Publisher, targetRoot string, log logr.Logger) *Node {
 	return &Node{d: d, nodeName: nodeName, daemon: daemon, pub: pub, targetRoot: filepath.Clean(targetRoot), log: log}
 }
+
+// OnUnpublished makes the node call f with the ID of every volume it has
+// unpublished (f must not block): the node plugin's reconciler retries at
+// once a removal it had to refuse while the volume was in use.
+func (n *Node) OnUnpublished(f func(volumeID string)) { n.unpublished = f }
 
 // EphemeralName is the daemon name of a CSI inline ephemeral volume: the
 // kubelet picks its volume ID; the prefix tells the node's clean-up at
@@ -190,6 +197,9 @@ func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVo
 	defer n.locks.Lock(id)()
 	if err := n.pub.Unpublish(ctx, req.GetTargetPath()); err != nil {
 		return nil, toStatus(err)
+	}
+	if n.unpublished != nil {
+		n.unpublished(id)
 	}
 	// An inline ephemeral volume lives as long as its publication; it may
 	// be in any class its attributes named, so it is looked up, not guessed.

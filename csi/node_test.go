@@ -2,6 +2,8 @@ package csi
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -50,5 +52,34 @@ func TestVolumeStatsConditions(t *testing.T) {
 	_, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: "ok", VolumePath: dir + "/nope"})
 	if code(err) != codes.NotFound {
 		t.Errorf("missing volume path: %v, want NotFound", err)
+	}
+}
+
+// stubPublisher unpublishes with a set outcome.
+type stubPublisher struct {
+	Publisher
+	err error
+}
+
+func (p stubPublisher) Unpublish(context.Context, string) error { return p.err }
+
+// The node tells who listens which volume it unpublished, and only when it
+// did: the reconciler then retries a removal it refused while in use.
+func TestNodeTellsUnpublished(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		err  error
+		want []string
+	}{{nil, []string{"vol-1"}}, {errors.New("target is busy"), nil}} {
+		n := NewNode(LVMDriver("topolvm.io"), "n1", listDaemon{}, stubPublisher{err: tc.err}, dir, logr.Discard())
+		var got []string
+		n.OnUnpublished(func(id string) { got = append(got, id) })
+		_, err := n.NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: "vol-1", TargetPath: dir + "/target"})
+		if (err != nil) != (tc.err != nil) {
+			t.Fatalf("unpublish: %v, want error %v", err, tc.err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("unpublish failing with %v: told %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

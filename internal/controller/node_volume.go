@@ -9,13 +9,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	api "github.com/toposuite/toposuite/internal/daemonapi"
@@ -35,6 +39,9 @@ type NodeVolumeReconciler struct {
 	// goes into status.capacityRevision in the same write (see
 	// CapacitySyncer). Nil leaves capacityRevision at 0.
 	Capacity CapacitySyncer
+
+	// released carries the volumes this node stopped using (Released).
+	released chan event.TypedGenericEvent[*v1.LogicalVolume]
 }
 
 // CapacitySyncer is what the reconciler needs of the CapacityPublisher.
@@ -61,6 +68,7 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// A process may run this reconciler more than once (tests restart node
 	// plugins in one process), so the name is not required to be unique.
 	skip := true
+	r.released = make(chan event.TypedGenericEvent[*v1.LogicalVolume], releasedBuffer)
 	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-"+r.Driver).
 		// Volumes are independent and the daemons take concurrent requests
 		// (per-volume locks): reconcile several at once, or a burst of
@@ -70,7 +78,28 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// finalizer and status updates would otherwise come back as events
 		// and be reconciled again against a cache that has not caught up.
 		For(&v1.LogicalVolume{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deleting))).
+		WatchesRawSource(source.Channel(r.released, &handler.TypedEnqueueRequestForObject[*v1.LogicalVolume]{})).
 		WithEventFilter(mine).Complete(r)
+}
+
+// releasedBuffer is how many released volumes may wait for the queue; past
+// it, Released drops them and their removals keep their back-off.
+const releasedBuffer = 1024
+
+// Released tells the reconciler that this node no longer uses the volume of
+// the LogicalVolume name (the CSI volume ID): the kubelet unpublished it.
+// A removal refused while the volume was in use (a pod deleted at the same
+// time as its claim) is tried again now, not when its back-off, which
+// doubles with every refusal, ends.
+func (r *NodeVolumeReconciler) Released(name string) {
+	if r.released == nil {
+		return
+	}
+	lv := &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.LogicalVolumeSpec{NodeName: r.NodeName, DriverName: r.Driver}}
+	select {
+	case r.released <- event.TypedGenericEvent[*v1.LogicalVolume]{Object: lv}:
+	default:
+	}
 }
 
 // terminal codes will not change on retry: the controller reads them and

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
@@ -140,5 +141,22 @@ func TestReconcilerWithoutCapacity(t *testing.T) {
 	lv, err := reconcileLV(t, rec, c)
 	if err != nil || lv.Status.VolumeID != "pvc-1" || lv.Status.CapacityRevision != 0 {
 		t.Errorf("reconcile: %v, status %+v", err, lv.Status)
+	}
+}
+
+// Released queues the volume for the reconciler (as one of this node's and
+// driver's, so that the event filter lets it through) and never blocks.
+func TestReleasedQueuesWithoutBlocking(t *testing.T) {
+	r := &NodeVolumeReconciler{Driver: "topolvm.io", NodeName: testNode}
+	r.Released("pvc-1") // before SetupWithManager: nothing to tell
+	r.released = make(chan event.TypedGenericEvent[*v1.LogicalVolume], 1)
+	r.Released("pvc-1")
+	r.Released("pvc-2") // the buffer is full: dropped, the back-off remains
+	got := (<-r.released).Object
+	if got.Name != "pvc-1" || got.Spec.NodeName != testNode || got.Spec.DriverName != "topolvm.io" {
+		t.Errorf("queued %s on %q for %q", got.Name, got.Spec.NodeName, got.Spec.DriverName)
+	}
+	if len(r.released) != 0 {
+		t.Errorf("%d more queued, want none", len(r.released))
 	}
 }

@@ -124,6 +124,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	node := csi.NewNode(o.Driver, o.NodeName, daemonClient, o.Publisher, o.TargetRoot, o.Log.WithName("csi"))
+	node.OnUnpublished(rec.Released)
 	id := csi.NewIdentity(o.Driver.Name, false, ready)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		if err := node.CleanupEphemeral(ctx); err != nil {
