@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -39,16 +40,7 @@ func (f *FastBinding) release(ctx context.Context, pv *corev1.PersistentVolume) 
 // kube-controller-manager's PV protection controller does: it removes its
 // finalizer from volumes that are not Bound (the caller checked).
 func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.PersistentVolume) (reconcile.Result, error) {
-	i := slices.Index(pv.Finalizers, pvProtectionFinalizer)
-	if i < 0 {
-		return reconcile.Result{}, nil
-	}
-	pv.Finalizers = slices.Delete(pv.Finalizers, i, i+1)
-	if err := f.Client.Update(ctx, pv); err != nil {
-		return settle(err)
-	}
-	f.count("unprotect-volume")
-	return reconcile.Result{}, nil
+	return f.dropFinalizer(ctx, pv, pvProtectionFinalizer, "unprotect-volume")
 }
 
 // unprotectClaim lets a deleted claim of this driver go once no pod refers
@@ -60,23 +52,30 @@ func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.Persistent
 // later cannot start with it (kubelet and kube-scheduler refuse claims being
 // deleted).
 func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) (reconcile.Result, error) {
-	i := slices.Index(claim.Finalizers, pvcProtectionFinalizer)
-	if i < 0 || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
+	if !slices.Contains(claim.Finalizers, pvcProtectionFinalizer) || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
 		return reconcile.Result{}, nil
 	}
 	pods, err := f.pods.list(ctx, claim.Namespace)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	for j := range pods {
-		if podNamesClaim(&pods[j], claim.Name) {
+	for i := range pods {
+		if podNamesClaim(&pods[i], claim.Name) {
 			return reconcile.Result{}, nil
 		}
 	}
-	claim.Finalizers = slices.Delete(claim.Finalizers, i, i+1)
-	if err := f.Client.Update(ctx, claim); err != nil {
+	return f.dropFinalizer(ctx, claim, pvcProtectionFinalizer, "unprotect-claim")
+}
+
+// dropFinalizer removes a protection finalizer with an update of the version
+// read, and counts the step.
+func (f *FastBinding) dropFinalizer(ctx context.Context, o client.Object, finalizer, step string) (reconcile.Result, error) {
+	if !controllerutil.RemoveFinalizer(o, finalizer) {
+		return reconcile.Result{}, nil
+	}
+	if err := f.Client.Update(ctx, o); err != nil {
 		return settle(err)
 	}
-	f.count("unprotect-claim")
+	f.count(step)
 	return reconcile.Result{}, nil
 }
