@@ -90,7 +90,7 @@ func (f *FastBinding) count(step string) {
 
 // SetupWithManager registers the claim and the volume controllers.
 func (f *FastBinding) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	f.pods = newPodLists(f.APIReader)
+	f.pods = &podLists{reader: f.APIReader}
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &corev1.PersistentVolume{}, indexPVClaim, func(o client.Object) []string {
 		if ref := o.(*corev1.PersistentVolume).Spec.ClaimRef; ref != nil {
