@@ -279,3 +279,36 @@ func TestIntegrationDevelopmentLoopRemoveLeavesForeignDevices(t *testing.T) {
 		t.Errorf("LVs = %v, the foreign LV must survive", names)
 	}
 }
+
+// A volume's device detached behind lvmd's back, and its loop device
+// reused for something else: removing the volume must leave that other
+// device alone (lvmd checks what it remembered before acting on it).
+func TestIntegrationDevelopmentLoopRemoveAfterDeviceReused(t *testing.T) {
+	r, pv := newDevLoopRig(t)
+	c := testutil.Context(t)
+	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "reused", SizeBytes: 8 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := v.Volume.Path
+	testutil.DetachLoop(t, dev)
+	other := filepath.Join(testutil.Dir(t), "other.img")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(other, 8*mib); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--show", dev, other))
+	t.Cleanup(func() { testutil.DetachLoop(t, got) })
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "reused"}); err != nil {
+		t.Fatal(err)
+	}
+	back := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--noheadings", "--output", "BACK-FILE", got))
+	if back != other {
+		t.Errorf("%s is backed by %q after the removal, want %s left alone", got, back, other)
+	}
+	if l := loopsOver(t, pv); len(l) != 0 {
+		t.Errorf("loop devices left over the PV: %v", l)
+	}
+}
