@@ -87,7 +87,7 @@ func TestChartsFastBindingRights(t *testing.T) {
 				t.Errorf("%s: fast binding on, the controller may not update %s", c.chart, r[1])
 			}
 		}
-		if !grants(rules, "storage.k8s.io", "storageclasses", "get") || !grants(rules, "", "pods", "list") {
+		if !grants(rules, "storage.k8s.io", "storageclasses", "get") || !grants(rules, "", "pods", "list", "watch") {
 			t.Errorf("%s: fast binding on, the controller may not read StorageClasses or list pods", c.chart)
 		}
 		off := render(t, c.chart, c.chart, c.namespace, map[string]any{"controller": map[string]any{"fastBinding": false}})

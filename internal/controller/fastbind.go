@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -45,6 +46,7 @@ type FastBinding struct {
 	Log   logr.Logger
 
 	pods *podLists
+	held heldClaims
 }
 
 // The annotations and finalizers of Kubernetes' volume controllers.
@@ -107,8 +109,15 @@ func (f *FastBinding) SetupWithManager(ctx context.Context, mgr ctrl.Manager) er
 	}
 	skip := true
 	opts := crcontroller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: max(f.Workers, 1)}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("fast-binding-claims-" + f.Driver.Name).WithOptions(opts).
+	podGone := predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false }, UpdateFunc: func(event.UpdateEvent) bool { return false },
+		DeleteFunc: func(event.DeleteEvent) bool { return true }, GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("fast-binding-claims-"+f.Driver.Name).WithOptions(opts).
 		For(&corev1.PersistentVolumeClaim{}).
+		// A pod that goes may free the deleted claims it held; only the
+		// pods' metadata is cached.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(f.held.in), builder.OnlyMetadata, builder.WithPredicates(podGone)).
 		Complete(reconcile.Func(f.reconcileClaim)); err != nil {
 		return err
 	}

@@ -168,9 +168,9 @@ func TestIntegrationFastBinding(t *testing.T) {
 		t.Fatalf("volume of the bound claim: %v, %v", got.Status.Phase, err)
 	}
 
-	// A deleted claim no pod names goes; one a pod names stays for
-	// kube-controller-manager (here the test). Their volumes are released
-	// once they are gone, then let go when deleted.
+	// A deleted claim no pod names goes; one a pod names stays until the
+	// pod goes. Their volumes are released once they are gone, then let go
+	// when deleted.
 	scratch := e.claim("scratch", "fast", "1Gi", nil)
 	tu.Eventually(t, "the second claim to be announced", func() bool { return e.announced("scratch") })
 	scratchPV := e.provision(scratch, e.d.Name, "1Gi")
@@ -204,12 +204,14 @@ func TestIntegrationFastBinding(t *testing.T) {
 	if held := e.getClaim("data"); held.DeletionTimestamp.IsZero() || !slices.Contains(held.Finalizers, "kubernetes.io/pvc-protection") {
 		t.Fatalf("the claim a pod names lost its protection: %v", held.Finalizers)
 	}
-	data = e.getClaim("data")
-	data.Finalizers = nil
-	if err := e.c.Update(bg, data); err != nil {
+	// The pod goes: the claim it held goes too.
+	if err := e.c.Delete(bg, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "user", Namespace: "default"}}, client.GracePeriodSeconds(0)); err != nil {
 		t.Fatal(err)
 	}
-	tu.Eventually(t, "the volume of the claim let go by hand to be Released", released(pv))
+	tu.Eventually(t, "the claim the deleted pod held to go", func() bool {
+		return e.c.Get(bg, client.ObjectKey{Namespace: "default", Name: "data"}, &corev1.PersistentVolumeClaim{}) != nil
+	})
+	tu.Eventually(t, "its volume to be Released", released(pv))
 	for _, v := range []*corev1.PersistentVolume{pv, scratchPV} {
 		if err := e.c.Delete(bg, v); err != nil {
 			t.Fatal(err)
@@ -236,7 +238,7 @@ func TestIntegrationFastBinding(t *testing.T) {
 			t.Errorf("volume %q: phase %s, %v", v.Name, got.Status.Phase, err)
 		}
 	}
-	for step, want := range map[string]float64{"announce": 5, "bind": 2, "unprotect-claim": 1, "release": 2, "unprotect-volume": 2} {
+	for step, want := range map[string]float64{"announce": 5, "bind": 2, "unprotect-claim": 2, "release": 2, "unprotect-volume": 2} {
 		if got := e.count(step); got != want {
 			t.Errorf("%d %q steps, want %d", int(got), step, int(want))
 		}

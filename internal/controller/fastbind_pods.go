@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/toposuite/toposuite/internal/freshread"
 )
@@ -44,4 +46,42 @@ func podNamesClaim(pod *corev1.Pod, claim string) bool {
 		}
 	}
 	return false
+}
+
+// heldClaims are the deleted claims of the driver that a pod still named
+// when fast binding looked, by namespace: a pod of that namespace going away
+// is when to look again.
+type heldClaims struct {
+	mu   sync.Mutex
+	byNS map[string]map[string]bool
+}
+
+func (h *heldClaims) set(ns, name string, held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !held {
+		delete(h.byNS[ns], name)
+		if len(h.byNS[ns]) == 0 {
+			delete(h.byNS, ns)
+		}
+		return
+	}
+	if h.byNS == nil {
+		h.byNS = map[string]map[string]bool{}
+	}
+	if h.byNS[ns] == nil {
+		h.byNS[ns] = map[string]bool{}
+	}
+	h.byNS[ns][name] = true
+}
+
+// in returns the held claims of the namespace of o (a pod that went).
+func (h *heldClaims) in(_ context.Context, o client.Object) []reconcile.Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var reqs []reconcile.Request
+	for name := range h.byNS[o.GetNamespace()] {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
+	}
+	return reqs
 }

@@ -49,3 +49,21 @@ func TestPodNamesClaim(t *testing.T) {
 		}
 	}
 }
+
+// A pod that goes wakes the held claims of its namespace, and only those
+// still held.
+func TestHeldClaimsOfAGonePod(t *testing.T) {
+	var h heldClaims
+	h.set("ns", "a", true)
+	h.set("ns", "b", true)
+	h.set("other", "c", true)
+	h.set("ns", "b", false)
+	got := h.in(context.Background(), pod("gone"))
+	if len(got) != 1 || got[0].Namespace != "ns" || got[0].Name != "a" {
+		t.Errorf("woken: %v, want ns/a", got)
+	}
+	h.set("ns", "a", false)
+	if got := h.in(context.Background(), pod("gone")); len(got) != 0 || len(h.byNS) != 1 {
+		t.Errorf("woken %v with nothing held in ns; namespaces kept %d, want 1", got, len(h.byNS))
+	}
+}

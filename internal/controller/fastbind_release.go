@@ -46,13 +46,14 @@ func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.Persistent
 // unprotectClaim lets a deleted claim of this driver go once no pod refers
 // to it, as kube-controller-manager's PVC protection controller does. Its
 // test is narrower: any pod of the namespace that names the claim, in any
-// phase, scheduled or not, leaves the claim to that controller, which
-// follows pods as they end. The pods are read from the API server after the
-// deletion was seen, so none that could use the claim is missed; a pod made
-// later cannot start with it (kubelet and kube-scheduler refuse claims being
-// deleted).
+// phase, scheduled or not, holds it. The pods are read from the API server
+// after the deletion (or a pod's going) was seen, so none that could use the
+// claim is missed; a pod made later cannot start with it (kubelet and
+// kube-scheduler refuse claims being deleted). A held claim is looked at
+// again when a pod of its namespace goes.
 func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) (reconcile.Result, error) {
 	if !slices.Contains(claim.Finalizers, pvcProtectionFinalizer) || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
+		f.held.set(claim.Namespace, claim.Name, false)
 		return reconcile.Result{}, nil
 	}
 	pods, err := f.pods.list(ctx, claim.Namespace)
@@ -61,9 +62,11 @@ func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.Persiste
 	}
 	for i := range pods {
 		if podNamesClaim(&pods[i], claim.Name) {
+			f.held.set(claim.Namespace, claim.Name, true)
 			return reconcile.Result{}, nil
 		}
 	}
+	f.held.set(claim.Namespace, claim.Name, false)
 	return f.dropFinalizer(ctx, claim, pvcProtectionFinalizer, "unprotect-claim")
 }
 

@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) error {
 // fastBindingWorkers is how many claims and how many volumes fast binding
 // handles at once: enough for a burst to be limited by the API server, not
 // by this process.
-const fastBindingWorkers = 16
+const fastBindingWorkers = 64
 
 // everyReplica is a runnable that runs whether or not this replica leads:
 // the CSI sidecars of every replica talk to their own controller.
