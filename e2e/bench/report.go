@@ -67,7 +67,7 @@ func Breakdown(ms []Marks) []Hop {
 
 // WriteResult prints one scenario: figures, breakdown, usage.
 func WriteResult(w io.Writer, r Result) {
-	fmt.Fprintf(w, "  %s  (load %s -> %s)\n", r.Scenario, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "  %s  (load %s -> %s; %s)\n", r.Scenario, r.LoadBefore, r.LoadAfter, r.Quiet)
 	if r.AllBound > 0 {
 		fmt.Fprintf(w, "    all Bound          %s after the first create request\n", secs(r.AllBound))
 	}

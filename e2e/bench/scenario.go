@@ -93,8 +93,9 @@ type Result struct {
 	// capacity publication), from its "volume created" log lines.
 	NodeCreate Summary
 	Usage      []Usage
-	// LoadBefore and LoadAfter are /proc/loadavg around the scenario.
-	LoadBefore, LoadAfter string
+	// LoadBefore and LoadAfter are /proc/loadavg around the scenario;
+	// Quiet says how long it waited for an idle machine first (WaitQuiet).
+	LoadBefore, LoadAfter, Quiet string
 }
 
 // EnsureClasses makes the Immediate StorageClass of d.
@@ -152,7 +153,8 @@ func loadavg() string {
 // Single creates n PVCs of d with Immediate binding one at a time: each is
 // Bound, then deleted and gone (PV and LogicalVolume) before the next.
 func (r *Runner) Single(ctx context.Context, d Driver, n int) (Result, error) {
-	res := Result{Scenario: fmt.Sprintf("%d single PVCs, Immediate", n), LoadBefore: loadavg()}
+	quiet := WaitQuiet(ctx)
+	res := Result{Scenario: fmt.Sprintf("%d single PVCs, Immediate", n), Quiet: quiet, LoadBefore: loadavg()}
 	var bound, deleted []time.Duration
 	for i := range n {
 		uids, err := r.create(ctx, d.ImmediateClass(), fmt.Sprintf("single-%02d", i), 1, false)
@@ -199,7 +201,8 @@ func (r *Runner) Burst(ctx context.Context, d Driver, n int, wffc bool, meter fu
 	if wffc {
 		class, what = d.StorageClass, "WaitForFirstConsumer, a pod each"
 	}
-	res := Result{Scenario: fmt.Sprintf("%d PVCs at once, %s", n, what), LoadBefore: loadavg()}
+	quiet := WaitQuiet(ctx)
+	res := Result{Scenario: fmt.Sprintf("%d PVCs at once, %s", n, what), Quiet: quiet, LoadBefore: loadavg()}
 	m := meter()
 	t0 := time.Now()
 	uids, err := r.create(ctx, class, "burst", n, wffc)
