@@ -117,7 +117,7 @@ func (f *FastBinding) SetupWithManager(ctx context.Context, mgr ctrl.Manager) er
 		For(&corev1.PersistentVolumeClaim{}).
 		// A pod that goes may free the deleted claims it held; only the
 		// pods' metadata is cached.
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(f.held.in), builder.OnlyMetadata, builder.WithPredicates(podGone)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(f.held.of), builder.OnlyMetadata, builder.WithPredicates(podGone)).
 		Complete(reconcile.Func(f.reconcileClaim)); err != nil {
 		return err
 	}

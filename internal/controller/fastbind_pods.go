@@ -48,40 +48,39 @@ func podNamesClaim(pod *corev1.Pod, claim string) bool {
 	return false
 }
 
-// heldClaims are the deleted claims of the driver that a pod still named
-// when fast binding looked, by namespace: a pod of that namespace going away
-// is when to look again.
+// heldClaims are the deleted claims of the driver that pods still named
+// when fast binding looked, by pod: when one of those pods is deleted, its
+// claims (only those) are looked at again. An entry goes with its pod.
 type heldClaims struct {
-	mu   sync.Mutex
-	byNS map[string]map[string]bool
+	mu    sync.Mutex
+	byPod map[client.ObjectKey]map[string]bool
 }
 
-func (h *heldClaims) set(ns, name string, held bool) {
+// hold records that the pods of namespace ns named claim.
+func (h *heldClaims) hold(ns, claim string, pods []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !held {
-		delete(h.byNS[ns], name)
-		if len(h.byNS[ns]) == 0 {
-			delete(h.byNS, ns)
+	if h.byPod == nil {
+		h.byPod = map[client.ObjectKey]map[string]bool{}
+	}
+	for _, p := range pods {
+		k := client.ObjectKey{Namespace: ns, Name: p}
+		if h.byPod[k] == nil {
+			h.byPod[k] = map[string]bool{}
 		}
-		return
+		h.byPod[k][claim] = true
 	}
-	if h.byNS == nil {
-		h.byNS = map[string]map[string]bool{}
-	}
-	if h.byNS[ns] == nil {
-		h.byNS[ns] = map[string]bool{}
-	}
-	h.byNS[ns][name] = true
 }
 
-// in returns the held claims of the namespace of o (a pod that went).
-func (h *heldClaims) in(_ context.Context, o client.Object) []reconcile.Request {
+// of returns the claims o (a pod that was deleted) held, and forgets them.
+func (h *heldClaims) of(_ context.Context, o client.Object) []reconcile.Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	k := client.ObjectKeyFromObject(o)
 	var reqs []reconcile.Request
-	for name := range h.byNS[o.GetNamespace()] {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
+	for claim := range h.byPod[k] {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: claim}})
 	}
+	delete(h.byPod, k)
 	return reqs
 }

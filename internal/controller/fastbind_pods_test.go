@@ -50,20 +50,23 @@ func TestPodNamesClaim(t *testing.T) {
 	}
 }
 
-// A pod that goes wakes the held claims of its namespace, and only those
-// still held.
+// A pod that goes wakes the claims it held, only those, once.
 func TestHeldClaimsOfAGonePod(t *testing.T) {
 	var h heldClaims
-	h.set("ns", "a", true)
-	h.set("ns", "b", true)
-	h.set("other", "c", true)
-	h.set("ns", "b", false)
-	got := h.in(context.Background(), pod("gone"))
+	h.hold("ns", "a", []string{"p1", "p2"})
+	h.hold("ns", "b", []string{"p2"})
+	h.hold("other", "a", []string{"p1"})
+	got := h.of(context.Background(), pod("p1"))
 	if len(got) != 1 || got[0].Namespace != "ns" || got[0].Name != "a" {
-		t.Errorf("woken: %v, want ns/a", got)
+		t.Errorf("p1 woke %v, want ns/a", got)
 	}
-	h.set("ns", "a", false)
-	if got := h.in(context.Background(), pod("gone")); len(got) != 0 || len(h.byNS) != 1 {
-		t.Errorf("woken %v with nothing held in ns; namespaces kept %d, want 1", got, len(h.byNS))
+	if got := h.of(context.Background(), pod("p1")); len(got) != 0 {
+		t.Errorf("p1 woke %v again", got)
+	}
+	if got := h.of(context.Background(), pod("p2")); len(got) != 2 {
+		t.Errorf("p2 woke %v, want ns/a and ns/b", got)
+	}
+	if len(h.byPod) != 1 {
+		t.Errorf("%d pods kept, want 1 (other/p1)", len(h.byPod))
 	}
 }

@@ -50,23 +50,25 @@ func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.Persistent
 // after the deletion (or a pod's going) was seen, so none that could use the
 // claim is missed; a pod made later cannot start with it (kubelet and
 // kube-scheduler refuse claims being deleted). A held claim is looked at
-// again when a pod of its namespace goes.
+// again when one of the pods that held it is deleted.
 func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) (reconcile.Result, error) {
 	if !slices.Contains(claim.Finalizers, pvcProtectionFinalizer) || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
-		f.held.set(claim.Namespace, claim.Name, false)
 		return reconcile.Result{}, nil
 	}
 	pods, err := f.pods.list(ctx, claim.Namespace)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	var holders []string
 	for i := range pods {
 		if podNamesClaim(&pods[i], claim.Name) {
-			f.held.set(claim.Namespace, claim.Name, true)
-			return reconcile.Result{}, nil
+			holders = append(holders, pods[i].Name)
 		}
 	}
-	f.held.set(claim.Namespace, claim.Name, false)
+	if len(holders) > 0 {
+		f.held.hold(claim.Namespace, claim.Name, holders)
+		return reconcile.Result{}, nil
+	}
 	return f.dropFinalizer(ctx, claim, pvcProtectionFinalizer, "unprotect-claim")
 }
 
