@@ -118,8 +118,10 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		return nil, err
 	}
 	return &csi.CreateVolumeResponse{Volume: &csi.Volume{
-		VolumeId:           id,
-		CapacityBytes:      currentSize(lv),
+		VolumeId:      id,
+		CapacityBytes: currentSize(lv),
+		// The node finds the volume in its class with one lookup.
+		VolumeContext:      map[string]string{c.d.Param(ParamDeviceClass): lv.Spec.DeviceClass},
 		AccessibleTopology: []*csi.Topology{{Segments: map[string]string{c.d.TopologyKey: lv.Spec.NodeName}}},
 		ContentSource:      req.GetVolumeContentSource(),
 	}}, nil

@@ -109,6 +109,19 @@ func (n *Node) volume(ctx context.Context, id string) (*api.Volume, error) {
 	return nil, status.Errorf(codes.NotFound, "volume %q is not on node %s", id, n.nodeName)
 }
 
+// published returns the volume a publish names: in its device class when
+// CreateVolume recorded the class in the volume context (one daemon lookup;
+// a burst of publishes would otherwise list every volume of the node each),
+// else, or when it is not there, found among all of them.
+func (n *Node) published(ctx context.Context, id string, vc map[string]string) (*api.Volume, error) {
+	if class, ok := vc[n.d.Param(ParamDeviceClass)]; ok {
+		if resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: id, DeviceClass: class}); err == nil && resp.GetVolume() != nil {
+			return resp.GetVolume(), nil
+		}
+	}
+	return n.volume(ctx, id)
+}
+
 // NodePublishVolume implements CSI.
 func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	id := req.GetVolumeId()
@@ -127,7 +140,7 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	if req.GetVolumeContext()[ParamEphemeral] == "true" {
 		vol, err = n.createEphemeral(ctx, id, req)
 	} else {
-		vol, err = n.volume(ctx, id)
+		vol, err = n.published(ctx, id, req.GetVolumeContext())
 	}
 	if err != nil {
 		return nil, err

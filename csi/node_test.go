@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 )
@@ -81,5 +82,71 @@ func TestNodeTellsUnpublished(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("unpublish failing with %v: told %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// countingDaemon counts lookups and listings over listDaemon.
+type countingDaemon struct {
+	listDaemon
+	gets, lists int
+}
+
+func (d *countingDaemon) ListVolumes(ctx context.Context, r *api.ListVolumesRequest, o ...grpc.CallOption) (*api.ListVolumesResponse, error) {
+	d.lists++
+	return d.listDaemon.ListVolumes(ctx, r, o...)
+}
+
+func (d *countingDaemon) GetVolume(ctx context.Context, r *api.GetVolumeRequest, o ...grpc.CallOption) (*api.VolumeResponse, error) {
+	d.gets++
+	resp, _ := d.listDaemon.GetVolume(ctx, r, o...)
+	if resp == nil {
+		return nil, status.Errorf(codes.NotFound, "no volume %q", r.GetName())
+	}
+	return resp, nil
+}
+
+// okPublisher publishes anything.
+type okPublisher struct{ Publisher }
+
+func (okPublisher) Publish(context.Context, *api.Volume, string, *csi.VolumeCapability, bool) error {
+	return nil
+}
+
+// A publish whose volume context names the device class (CreateVolume puts
+// it there) looks the volume up in it; one without, or when the lookup
+// fails, finds it in the node's list.
+func TestNodePublishFindsTheVolume(t *testing.T) {
+	dir := t.TempDir()
+	d := LVMDriver("topolvm.io")
+	vol := &api.Volume{Name: "pvc-1", Path: "/dev/loop9", Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}
+	mount := &csi.VolumeCapability{AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER}}
+	for _, tc := range []struct {
+		what        string
+		context     map[string]string
+		gets, lists int
+	}{
+		{"class recorded", map[string]string{d.Param(ParamDeviceClass): "ssd"}, 1, 0},
+		{"default class recorded", map[string]string{d.Param(ParamDeviceClass): ""}, 1, 0},
+		{"no class (an older volume)", nil, 0, 1},
+	} {
+		daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{vol}}}
+		n := NewNode(d, "n1", daemon, okPublisher{}, dir, logr.Discard())
+		_, err := n.NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
+			VolumeId: "pvc-1", TargetPath: dir + "/target", VolumeCapability: mount, VolumeContext: tc.context})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.what, err)
+		}
+		if daemon.gets != tc.gets || daemon.lists != tc.lists {
+			t.Errorf("%s: %d lookups and %d listings, want %d and %d", tc.what, daemon.gets, daemon.lists, tc.gets, tc.lists)
+		}
+	}
+	// Not where the context says: found in the list all the same.
+	daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{{Name: "other", Path: "/dev/loop8"}}}}
+	n := NewNode(d, "n1", daemon, okPublisher{}, dir, logr.Discard())
+	_, err := n.NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
+		VolumeId: "pvc-1", TargetPath: dir + "/target", VolumeCapability: mount, VolumeContext: map[string]string{d.Param(ParamDeviceClass): "ssd"}})
+	if code(err) != codes.NotFound || daemon.gets != 1 || daemon.lists != 1 {
+		t.Errorf("missing volume: %v after %d lookups and %d listings, want NotFound after 1 and 1", err, daemon.gets, daemon.lists)
 	}
 }
