@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -49,38 +51,79 @@ func podNamesClaim(pod *corev1.Pod, claim string) bool {
 }
 
 // heldClaims are the deleted claims of the driver that pods still named
-// when fast binding looked, by pod: when one of those pods is deleted, its
-// claims (only those) are looked at again. An entry goes with its pod.
+// when fast binding looked, and those pods. The pods come from a list read
+// after the claim's deletion was seen, so they are all that can ever use it
+// (a pod made later cannot be scheduled or started with a claim being
+// deleted): when the last of them is deleted, the claim is free without
+// another list. An entry goes when its claim is let go or gone.
 type heldClaims struct {
-	mu    sync.Mutex
-	byPod map[client.ObjectKey]map[string]bool
+	mu     sync.Mutex
+	claims map[client.ObjectKey]*heldClaim
+	byPod  map[client.ObjectKey][]client.ObjectKey // pod -> claims it held
 }
 
-// hold records that the pods of namespace ns named claim.
-func (h *heldClaims) hold(ns, claim string, pods []string) {
+type heldClaim struct {
+	uid  types.UID
+	pods map[string]bool // holders not deleted yet
+}
+
+// hold records the pods of the claim's namespace that named it.
+func (h *heldClaims) hold(claim *corev1.PersistentVolumeClaim, pods []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byPod == nil {
-		h.byPod = map[client.ObjectKey]map[string]bool{}
+	if h.claims == nil {
+		h.claims, h.byPod = map[client.ObjectKey]*heldClaim{}, map[client.ObjectKey][]client.ObjectKey{}
 	}
+	key := client.ObjectKeyFromObject(claim)
+	hc := &heldClaim{uid: claim.UID, pods: map[string]bool{}}
 	for _, p := range pods {
-		k := client.ObjectKey{Namespace: ns, Name: p}
-		if h.byPod[k] == nil {
-			h.byPod[k] = map[string]bool{}
+		hc.pods[p] = true
+		pk := client.ObjectKey{Namespace: claim.Namespace, Name: p}
+		if !slices.Contains(h.byPod[pk], key) {
+			h.byPod[pk] = append(h.byPod[pk], key)
 		}
-		h.byPod[k][claim] = true
 	}
+	h.claims[key] = hc
 }
 
-// of returns the claims o (a pod that was deleted) held, and forgets them.
+// freed reports whether every pod recorded holding this claim was deleted,
+// and forgets the claim.
+func (h *heldClaims) freed(claim *corev1.PersistentVolumeClaim) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := client.ObjectKeyFromObject(claim)
+	hc := h.claims[key]
+	if hc == nil || len(hc.pods) > 0 {
+		return false
+	}
+	delete(h.claims, key)
+	return hc.uid == claim.UID
+}
+
+// forget drops what is recorded of a claim (let go, or gone).
+func (h *heldClaims) forget(key client.ObjectKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.claims, key)
+}
+
+// of takes o (a deleted pod) off the claims it held and returns those it
+// was the last holder of.
 func (h *heldClaims) of(_ context.Context, o client.Object) []reconcile.Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k := client.ObjectKeyFromObject(o)
+	pk := client.ObjectKeyFromObject(o)
 	var reqs []reconcile.Request
-	for claim := range h.byPod[k] {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: claim}})
+	for _, key := range h.byPod[pk] {
+		hc := h.claims[key]
+		if hc == nil || !hc.pods[pk.Name] {
+			continue
+		}
+		delete(hc.pods, pk.Name)
+		if len(hc.pods) == 0 {
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
 	}
-	delete(h.byPod, k)
+	delete(h.byPod, pk)
 	return reqs
 }

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
@@ -50,23 +51,33 @@ func TestPodNamesClaim(t *testing.T) {
 	}
 }
 
-// A pod that goes wakes the claims it held, only those, once.
-func TestHeldClaimsOfAGonePod(t *testing.T) {
+// The last holder of a claim that goes frees it: the claim is woken once
+// and then let go without another pod list.
+func TestHeldClaimsFreedByTheirLastPod(t *testing.T) {
 	var h heldClaims
-	h.hold("ns", "a", []string{"p1", "p2"})
-	h.hold("ns", "b", []string{"p2"})
-	h.hold("other", "a", []string{"p1"})
-	got := h.of(context.Background(), pod("p1"))
-	if len(got) != 1 || got[0].Namespace != "ns" || got[0].Name != "a" {
-		t.Errorf("p1 woke %v, want ns/a", got)
+	claim := func(name, uid string) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(uid)}}
 	}
+	a, b := claim("a", "1"), claim("b", "2")
+	h.hold(a, []string{"p1", "p2"})
+	h.hold(b, []string{"p2"})
 	if got := h.of(context.Background(), pod("p1")); len(got) != 0 {
-		t.Errorf("p1 woke %v again", got)
+		t.Errorf("p1 woke %v; a is still held by p2", got)
 	}
-	if got := h.of(context.Background(), pod("p2")); len(got) != 2 {
-		t.Errorf("p2 woke %v, want ns/a and ns/b", got)
+	if h.freed(a) {
+		t.Error("a freed while p2 holds it")
 	}
-	if len(h.byPod) != 1 {
-		t.Errorf("%d pods kept, want 1 (other/p1)", len(h.byPod))
+	got := h.of(context.Background(), pod("p2"))
+	if len(got) != 2 {
+		t.Errorf("p2 woke %v, want a and b", got)
+	}
+	if !h.freed(a) || h.freed(a) {
+		t.Error("a is freed exactly once")
+	}
+	if h.freed(claim("b", "3")) {
+		t.Error("a new claim of the same name was freed by the old one's pods")
+	}
+	if len(h.claims) != 0 {
+		t.Errorf("%d claims kept", len(h.claims))
 	}
 }

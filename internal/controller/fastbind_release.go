@@ -49,11 +49,15 @@ func (f *FastBinding) unprotectVolume(ctx context.Context, pv *corev1.Persistent
 // phase, scheduled or not, holds it. The pods are read from the API server
 // after the deletion (or a pod's going) was seen, so none that could use the
 // claim is missed; a pod made later cannot start with it (kubelet and
-// kube-scheduler refuse claims being deleted). A held claim is looked at
-// again when one of the pods that held it is deleted.
+// kube-scheduler refuse claims being deleted). A held claim is let go when
+// the last of the pods that held it is deleted (heldClaims).
 func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) (reconcile.Result, error) {
 	if !slices.Contains(claim.Finalizers, pvcProtectionFinalizer) || claim.Annotations[annStorageProvisioner] != f.Driver.Name {
+		f.held.forget(client.ObjectKeyFromObject(claim))
 		return reconcile.Result{}, nil
+	}
+	if f.held.freed(claim) {
+		return f.dropFinalizer(ctx, claim, pvcProtectionFinalizer, "unprotect-claim")
 	}
 	pods, err := f.pods.list(ctx, claim.Namespace)
 	if err != nil {
@@ -66,7 +70,7 @@ func (f *FastBinding) unprotectClaim(ctx context.Context, claim *corev1.Persiste
 		}
 	}
 	if len(holders) > 0 {
-		f.held.hold(claim.Namespace, claim.Name, holders)
+		f.held.hold(claim, holders)
 		return reconcile.Result{}, nil
 	}
 	return f.dropFinalizer(ctx, claim, pvcProtectionFinalizer, "unprotect-claim")
