@@ -39,7 +39,7 @@ func Breakdown(ms []Marks) []Hop {
 		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},
 		{"controller answers, csi-provisioner makes the PV", func(m Marks) time.Time { return m.LVReady }, func(m Marks) time.Time { return m.PVCreated }},
 		{"fast binding or kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
-		{"deletion: kube-controller-manager's PVC protection: PVC gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVCGone }},
+		{"deletion: fast binding or kube-controller-manager's PVC protection: PVC gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVCGone }},
 		{"deletion: fast binding or kube-controller-manager: PV Released", func(m Marks) time.Time { return m.PVCGone }, func(m Marks) time.Time { return m.PVReleased }},
 		{"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume", func(m Marks) time.Time { return m.PVReleased }, func(m Marks) time.Time { return m.LVDeleting }},
 		{"deletion: node plugin + daemon: volume removed, LogicalVolume gone", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.LVGone }},

@@ -46,7 +46,7 @@ func TestBreakdownHops(t *testing.T) {
 		"node plugin + daemon: volume made, status.volumeID set":                            20 * time.Millisecond,
 		"controller answers, csi-provisioner makes the PV":                                  10 * time.Millisecond,
 		"fast binding or kube-controller-manager: PVC Bound to the PV":                      30 * time.Millisecond,
-		"deletion: kube-controller-manager's PVC protection: PVC gone":                      4 * time.Millisecond,
+		"deletion: fast binding or kube-controller-manager's PVC protection: PVC gone":      4 * time.Millisecond,
 		"deletion: fast binding or kube-controller-manager: PV Released":                    6 * time.Millisecond,
 		"deletion: csi-provisioner -> DeleteVolume -> controller deletes the LogicalVolume": 5 * time.Millisecond,
 		"deletion: node plugin + daemon: volume removed, LogicalVolume gone":                15 * time.Millisecond,

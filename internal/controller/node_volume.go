@@ -71,12 +71,11 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.released = make(chan event.TypedGenericEvent[*v1.LogicalVolume], releasedBuffer)
 	return ctrl.NewControllerManagedBy(mgr).Named("logicalvolume-node-"+r.Driver).
 		// Volumes are independent and the daemons take concurrent requests
-		// (per-volume locks): reconcile a burst at once (33 volumes a node
-		// in the provisioning benchmark), or its volumes would go through
-		// in waves, each with its own finalizer, status and capacity
-		// writes; the daemon serialises only where the storage must (LVM's
-		// VG lock).
-		WithOptions(crcontroller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: 32}).
+		// (per-volume locks): reconcile several at once, or a burst of
+		// PVCs would queue behind one another here. More did not help:
+		// with 32 the LVM burst was no faster (LVM's VG lock serialises
+		// creates, and every waiting lvm process scans the devices first).
+		WithOptions(crcontroller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: 8}).
 		// Only spec changes and deletions need work; the reconciler's own
 		// finalizer and status updates would otherwise come back as events
 		// and be reconciled again against a cache that has not caught up.

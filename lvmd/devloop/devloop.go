@@ -65,7 +65,7 @@ func New(run exec.Runner, l *lvm.Client) *Activator {
 // segments returns the segments of every PV LVM sees, from a report that
 // started after the call (shared: read only).
 func (a *Activator) segments(ctx context.Context) ([]lvm.PVSegment, error) {
-	return a.segs.Do(ctx, struct{}{}, func(ctx context.Context) ([]lvm.PVSegment, error) { return a.lvm.PVSegments(ctx) })
+	return a.segs.Do(ctx, struct{}{}, a.lvm.PVSegments)
 }
 
 // ErrNotContiguous: the LV's extents are not one run on one PV.
@@ -306,7 +306,7 @@ func (a *Activator) Reconcile(ctx context.Context, vgs []string, want func(vg, n
 			continue
 		}
 		seg := ss[0]
-		keep[seg.PV+"@"+strconv.FormatInt(seg.Offset, 10)] = true
+		keep[segKey(seg.PV, seg.Offset)] = true
 		loops, ok := loopsOf[seg.PV]
 		if !ok {
 			continue // its listing failed, and said so
@@ -321,7 +321,7 @@ func (a *Activator) Reconcile(ctx context.Context, vgs []string, want func(vg, n
 	for pv := range pvs {
 		for _, l := range loopsOf[pv] {
 			// Only partial mappings are this package's; a whole-PV loop is someone else's.
-			if l.Offset == 0 && l.SizeLimit == 0 || keep[pv+"@"+strconv.FormatInt(l.Offset, 10)] {
+			if l.Offset == 0 && l.SizeLimit == 0 || keep[segKey(pv, l.Offset)] {
 				continue
 			}
 			if _, err := a.run.Run(ctx, "losetup", "--detach", l.Path); err != nil {

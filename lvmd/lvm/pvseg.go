@@ -70,31 +70,13 @@ func ParsePVSegments(out []byte) ([]PVSegment, error) {
 	return segs, nil
 }
 
-// PVSegments returns the PV segments of the named volume groups, or of
-// every PV LVM sees when none is named. (pvs takes PV names as arguments,
-// so the VGs are selected from all PVs.)
-func (c *Client) PVSegments(ctx context.Context, vgs ...string) ([]PVSegment, error) {
+// PVSegments returns the segments of every PV LVM sees (its callers pick
+// their VGs; pvs takes PV names as arguments, not VG names).
+func (c *Client) PVSegments(ctx context.Context) ([]PVSegment, error) {
 	args := append([]string{"pvs", "--segments", "-o", pvsegFields}, reportArgs...)
 	res, err := c.lvm(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
-	all, err := ParsePVSegments(res.Stdout)
-	if err != nil {
-		return nil, err
-	}
-	if len(vgs) == 0 {
-		return all, nil
-	}
-	keep := map[string]bool{}
-	for _, vg := range vgs {
-		keep[vg] = true
-	}
-	var segs []PVSegment
-	for _, s := range all {
-		if keep[s.VG] {
-			segs = append(segs, s)
-		}
-	}
-	return segs, nil
+	return ParsePVSegments(res.Stdout)
 }
