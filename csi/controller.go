@@ -202,9 +202,13 @@ func (c *Controller) fromSource(ctx context.Context, src *csi.VolumeContentSourc
 // segment that has room; with no requirements (Immediate binding without
 // topology), the node with the most room.
 func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, class string, size int64) (string, error) {
+	// csi-provisioner lists every node in both the preferred and the
+	// requisite topology: each is tried, and named in an error, once.
 	var candidates []string
+	seen := map[string]bool{}
 	for _, t := range append(append([]*csi.Topology{}, ar.GetPreferred()...), ar.GetRequisite()...) {
-		if n := t.GetSegments()[c.d.TopologyKey]; n != "" {
+		if n := t.GetSegments()[c.d.TopologyKey]; n != "" && !seen[n] {
+			seen[n] = true
 			candidates = append(candidates, n)
 		}
 	}

@@ -187,6 +187,14 @@ func TestCreateVolume(t *testing.T) {
 		t.Errorf("preferred node: %v, %v", resp, err)
 	}
 
+	// Every node in both lists, as csi-provisioner asks: each is named once.
+	both := []*csi.Topology{{Segments: map[string]string{d.TopologyKey: "n2"}}, {Segments: map[string]string{d.TopologyKey: "n1"}}}
+	_, err = c.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-e", VolumeCapabilities: mountCap("ext4"), CapacityRange: &csi.CapacityRange{RequiredBytes: 100 * gib},
+		AccessibilityRequirements: &csi.TopologyRequirement{Preferred: both, Requisite: both}})
+	if code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "no node among n2, n1 has") {
+		t.Errorf("no room on the listed nodes: %v", err)
+	}
+
 	tooBig := &csi.CreateVolumeRequest{Name: "pvc-c", VolumeCapabilities: mountCap("ext4"), CapacityRange: &csi.CapacityRange{RequiredBytes: 100 * gib}}
 	if _, err := c.CreateVolume(ctx, tooBig); code(err) != codes.ResourceExhausted {
 		t.Errorf("no room anywhere: %v", err)
