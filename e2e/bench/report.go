@@ -97,6 +97,9 @@ func WriteResult(w io.Writer, r Result) {
 		}
 		tw.Flush()
 	}
+	if len(r.Requests) > 0 {
+		fmt.Fprintf(w, "    kube-apiserver answered %s\n", r.Requests.Summary(8))
+	}
 }
 
 // perNode counts the volumes of each node, in node order.

@@ -93,6 +93,8 @@ type Result struct {
 	// capacity publication), from its "volume created" log lines.
 	NodeCreate Summary
 	Usage      []Usage
+	// Requests is what kube-apiserver answered during the scenario.
+	Requests APIRequests
 	// LoadBefore and LoadAfter are /proc/loadavg around the scenario;
 	// Quiet says how long it waited for an idle machine first (WaitQuiet).
 	LoadBefore, LoadAfter, Quiet string
@@ -204,6 +206,11 @@ func (r *Runner) Burst(ctx context.Context, d Driver, n int, wffc bool, meter fu
 	quiet := WaitQuiet(ctx)
 	res := Result{Scenario: fmt.Sprintf("%d PVCs at once, %s", n, what), Quiet: quiet, LoadBefore: loadavg()}
 	m := meter()
+	reqs, err := ReadAPIRequests(ctx, r.CS)
+	if err != nil {
+		m.Stop()
+		return res, err
+	}
 	t0 := time.Now()
 	uids, err := r.create(ctx, class, "burst", n, wffc)
 	if err != nil {
@@ -237,6 +244,11 @@ func (r *Runner) Burst(ctx context.Context, d Driver, n int, wffc bool, meter fu
 	}
 	res.Deletion = time.Since(t1)
 	res.Usage = m.Stop()
+	now, err := ReadAPIRequests(ctx, r.CS)
+	if err != nil {
+		return res, err
+	}
+	res.Requests = now.Since(reqs)
 	res.LoadAfter = loadavg()
 	res.Marks = r.Timeline.Get(uids)
 	var bound, deleted []time.Duration
