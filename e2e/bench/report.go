@@ -33,7 +33,8 @@ func Breakdown(ms []Marks) []Hop {
 		return m.Provisioner
 	}
 	hops := []hop{
-		{"fast binding or kube-controller-manager: PVC annotated for the provisioner", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Provisioner }},
+		{"kube-apiserver: create request answered", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Answered }},
+		{"fast binding or kube-controller-manager: PVC annotated for the provisioner", func(m Marks) time.Time { return m.Answered }, func(m Marks) time.Time { return m.Provisioner }},
 		{"kube-scheduler: node selected (WaitForFirstConsumer)", func(m Marks) time.Time { return m.Created }, func(m Marks) time.Time { return m.Selected }},
 		{"csi-provisioner -> CreateVolume -> controller: LogicalVolume made", handed, func(m Marks) time.Time { return m.LVCreated }},
 		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},

@@ -284,7 +284,7 @@ func (r *Runner) create(ctx context.Context, class, prefix string, n int, withPo
 				return
 			}
 			uids[i] = string(p.UID)
-			r.Timeline.SetCreated(uids[i], t)
+			r.Timeline.SetCreated(uids[i], t, time.Now())
 			if withPods {
 				if _, err := r.CS.CoreV1().Pods(Namespace).Create(ctx, r.pod(name, name), metav1.CreateOptions{}); err != nil {
 					errs[i] = fmt.Errorf("create pod %s: %w", name, err)

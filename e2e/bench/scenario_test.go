@@ -34,14 +34,15 @@ not json "volume created"
 func TestBreakdownHops(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(msec int) time.Time { return t0.Add(time.Duration(msec) * time.Millisecond) }
-	m := Marks{Created: at(0), Provisioner: at(10), LVCreated: at(40), LVReady: at(60), PVCreated: at(70), Bound: at(100),
+	m := Marks{Created: at(0), Answered: at(3), Provisioner: at(10), LVCreated: at(40), LVReady: at(60), PVCreated: at(70), Bound: at(100),
 		Deleted: at(200), PVCGone: at(204), PVReleased: at(210), LVDeleting: at(215), LVGone: at(230), PVGone: at(250)}
 	got := map[string]time.Duration{}
 	for _, h := range Breakdown([]Marks{m}) {
 		got[h.What] = h.Took.P50
 	}
 	want := map[string]time.Duration{
-		"fast binding or kube-controller-manager: PVC annotated for the provisioner":        10 * time.Millisecond,
+		"kube-apiserver: create request answered":                                           3 * time.Millisecond,
+		"fast binding or kube-controller-manager: PVC annotated for the provisioner":        7 * time.Millisecond,
 		"csi-provisioner -> CreateVolume -> controller: LogicalVolume made":                 30 * time.Millisecond,
 		"node plugin + daemon: volume made, status.volumeID set":                            20 * time.Millisecond,
 		"controller answers, csi-provisioner makes the PV":                                  10 * time.Millisecond,

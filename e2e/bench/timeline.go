@@ -26,6 +26,8 @@ const Namespace = "bench"
 type Marks struct {
 	// Created: the create request was sent. Deleted: the delete request.
 	Created, Deleted time.Time
+	// Answered: kube-apiserver answered the create request (the PVC exists).
+	Answered time.Time
 	// Provisioner: the PVC was annotated with its provisioner (by fast
 	// binding or kube-controller-manager's PV controller). Selected: kube-scheduler chose
 	// a node (WaitForFirstConsumer).
@@ -200,9 +202,13 @@ func (tl *Timeline) lv(o any, deleted bool) {
 	})
 }
 
-// SetCreated and SetDeleted stamp the requests of the benchmark itself.
-func (tl *Timeline) SetCreated(uid string, t time.Time) {
-	tl.update(func(time.Time) { tl.marks(uid).Created = t })
+// SetCreated and SetDeleted stamp the requests of the benchmark itself:
+// sent at t, the create answered at answered.
+func (tl *Timeline) SetCreated(uid string, t, answered time.Time) {
+	tl.update(func(time.Time) {
+		m := tl.marks(uid)
+		m.Created, m.Answered = t, answered
+	})
 }
 
 func (tl *Timeline) SetDeleted(uid string, t time.Time) {
