@@ -3,18 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"k8s.io/client-go/kubernetes"
 )
-
-// requestLine is a sample of kube-apiserver's apiserver_request_total.
-var requestLine = regexp.MustCompile(`^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$`)
-
-var label = regexp.MustCompile(`(\w+)="([^"]*)"`)
 
 // APIRequests counts the requests kube-apiserver answered, by
 // "VERB resource[/subresource] code", read from its /metrics.
@@ -31,21 +24,12 @@ func ReadAPIRequests(ctx context.Context, cs kubernetes.Interface) (APIRequests,
 
 func parseAPIRequests(text string) APIRequests {
 	out := APIRequests{}
-	for _, line := range strings.Split(text, "\n") {
-		m := requestLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
+	for _, s := range samples(text, "apiserver_request_total") {
+		res := s.labels["resource"]
+		if sub := s.labels["subresource"]; sub != "" {
+			res += "/" + sub
 		}
-		l := map[string]string{}
-		for _, kv := range label.FindAllStringSubmatch(m[1], -1) {
-			l[kv[1]] = kv[2]
-		}
-		res := l["resource"]
-		if s := l["subresource"]; s != "" {
-			res += "/" + s
-		}
-		v, _ := strconv.ParseFloat(m[2], 64)
-		out[l["verb"]+" "+res+" "+l["code"]] += v
+		out[s.labels["verb"]+" "+res+" "+s.labels["code"]] += s.value
 	}
 	return out
 }

@@ -3,17 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
-
-// stepLine is a sample of topolvm-controller's fast binding counter.
-var stepLine = regexp.MustCompile(`^toposuite_controller_fast_binding_steps_total\{[^}]*step="([a-z-]+)"[^}]*\} ([0-9.e+]+)$`)
 
 // FastBindingSteps sums the fast binding steps counted by the driver's
 // controller replicas (only the leader takes any), read from their /metrics
@@ -33,11 +28,8 @@ func FastBindingSteps(ctx context.Context, cs kubernetes.Interface, d Driver) (m
 		if err != nil {
 			return nil, fmt.Errorf("/metrics of %s: %w", p.Name, err)
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if m := stepLine.FindStringSubmatch(line); m != nil {
-				v, _ := strconv.ParseFloat(m[2], 64)
-				steps[m[1]] += v
-			}
+		for _, s := range samples(string(b), "toposuite_controller_fast_binding_steps_total") {
+			steps[s.labels["step"]] += s.value
 		}
 	}
 	return steps, nil
