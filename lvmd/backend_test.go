@@ -24,7 +24,7 @@ const (
 	gib = int64(1) << 30
 
 	activationCmd = "lvm config --typeconfig full global/activation"
-	reportCmd     = "lvm fullreport --reportformat json --units b --nosuffix vg0"
+	reportCmd     = "lvm fullreport --configreport vg -o vg_name,vg_uuid,vg_size,vg_free,vg_extent_size --configreport lv -o lv_name,lv_uuid,lv_size,lv_attr,lv_path,lv_tags,pool_lv,origin,origin_size,data_percent,metadata_percent --configreport pv -o pv_name --configreport pvseg -o pvseg_start --configreport seg -o segtype --reportformat json --units b --nosuffix vg0"
 	warnStderr    = "  WARNING: Sum of all thin volume sizes (3.00 GiB) exceeds the size of thin pool vg0/pool (2.00 GiB).\n"
 )
 

@@ -3,9 +3,11 @@
 package lvmd_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,9 +33,7 @@ func BenchmarkCreateRemove(b *testing.B) {
 	}
 	r := newRig(b, 4*gib)
 	// Measure with the production poll interval: the poll is part of lvmd's cost.
-	r.stop()
 	r.cfg.PollInterval.Duration = time.Second
-	r.start()
 	const size = 8 * mib
 	raw := func(name string) error {
 		if _, err := testutil.RunErr(r.env.Env, "lvm", "lvcreate", "-y", "-n", name, "-L", strconv.FormatInt(size, 10)+"b",
@@ -52,16 +52,19 @@ func BenchmarkCreateRemove(b *testing.B) {
 		return err
 	}
 
-	for _, workers := range []int{1, 4} {
-		res := testutil.Compare(b, workers, ops, raw, viaLVMD)
-		rs, ls := res.Raw, res.Daemon
-		res.Print("create+remove of an 8 MiB LV", workers, "raw lvm", "lvmd")
-		ratio := rs.OpsPerSec / ls.OpsPerSec
-		fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.P50)/float64(rs.P50))
-		b.ReportMetric(ratio, fmt.Sprintf("lvmd/raw-ratio-%dw", workers))
-		b.ReportMetric(ls.OpsPerSec, fmt.Sprintf("lvmd-ops/s-%dw", workers))
-		b.ReportMetric(rs.OpsPerSec, fmt.Sprintf("raw-ops/s-%dw", workers))
-	}
+	forEachLVMMode(r, func(mode, tag string) {
+		fmt.Printf("\nlvmd with %s\n", mode)
+		for _, workers := range []int{1, 4} {
+			res := testutil.Compare(b, workers, ops, raw, viaLVMD)
+			rs, ls := res.Raw, res.Daemon
+			res.Print("create+remove of an 8 MiB LV", workers, "raw lvm", "lvmd")
+			ratio := rs.OpsPerSec / ls.OpsPerSec
+			fmt.Printf("  ratio lvmd/raw (time per op): %.3fx (p50 %.3fx)\n", ratio, float64(ls.P50)/float64(rs.P50))
+			b.ReportMetric(ratio, fmt.Sprintf("lvmd/raw-ratio-%dw-%s", workers, tag))
+			b.ReportMetric(ls.OpsPerSec, fmt.Sprintf("lvmd-ops/s-%dw-%s", workers, tag))
+			b.ReportMetric(rs.OpsPerSec, fmt.Sprintf("raw-ops/s-%dw-%s", workers, tag))
+		}
+	})
 }
 
 // BenchmarkWatchAfterVGExtend measures how long lvmd's Watch stream takes to
@@ -134,10 +137,8 @@ func BenchmarkDevLoopBurst(b *testing.B) {
 			testutil.DetachLoop(b, l)
 		}
 	})
-	r.stop()
 	r.cfg.Activation = config.ActivationDevelopmentLoop
 	r.cfg.PollInterval.Duration = time.Second
-	r.start()
 	burst := func(what string, op func(name string) error) {
 		lat := make([]time.Duration, n)
 		cpu0 := cpuTime()
@@ -164,24 +165,65 @@ func BenchmarkDevLoopBurst(b *testing.B) {
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(n), what+"-cpu-ms/vol")
 	}
 	c := context.Background()
-	fmt.Printf("\ndevelopment loop activation, burst on one VG (load %s)\n", loadavg())
-	burst("create", func(name string) error {
-		_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: gib})
-		return err
-	})
-	burst("remove", func(name string) error {
-		_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: name})
-		return err
+	forEachLVMMode(r, func(mode, tag string) {
+		fmt.Printf("\ndevelopment loop activation, burst on one VG, %s (load %s)\n", mode, loadavg())
+		burst("create-"+tag, func(name string) error {
+			_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: gib})
+			return err
+		})
+		burst("remove-"+tag, func(name string) error {
+			_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: name})
+			return err
+		})
 	})
 }
 
-// cpuTime is the user+system time of this process and its reaped children.
+// forEachLVMMode restarts lvmd in each way of running LVM commands (lvm
+// shells, the default, then one process a command) and runs f in it.
+func forEachLVMMode(r *rig, f func(mode, tag string)) {
+	for _, n := range []int{config.DefaultShellProcesses, 0} {
+		r.stop()
+		r.cfg.LVM.Shell.Processes = &n
+		r.start()
+		mode, tag := fmt.Sprintf("%d lvm shells", n), "shell"
+		if n == 0 {
+			mode, tag = "one lvm process a command", "proc"
+		}
+		f(mode, tag)
+	}
+}
+
+// cpuTime is the user+system time of this process and of its children,
+// reaped (short commands) or still running (lvm shells).
 func cpuTime() time.Duration {
 	var self, kids syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
 	d := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return d(self.Utime) + d(self.Stime) + d(kids.Utime) + d(kids.Stime)
+	return d(self.Utime) + d(self.Stime) + d(kids.Utime) + d(kids.Stime) + liveChildrenCPU()
+}
+
+// liveChildrenCPU sums utime and stime of this process's running children
+// from /proc (in clock ticks of 10 ms, the kernel's USER_HZ).
+func liveChildrenCPU() time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses: state is
+		// the first, ppid the second, utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func loadavg() string {

@@ -25,7 +25,7 @@ var MetricNames = daemon.MetricNames{
 
 // NewRunner returns the command runner configured by cfg.LVM: every
 // command lvmd runs (LVM's and the few others) goes through it.
-func NewRunner(cfg *config.Config) exec.Runner {
+func NewRunner(cfg *config.Config) *exec.Local {
 	return exec.NewLocal(exec.Options{Prefix: cfg.LVM.CommandPrefix, Env: cfg.LVM.EnvList(), Timeout: cfg.LVM.Timeout.Duration})
 }
 
@@ -39,7 +39,7 @@ func NewLVMClient(cfg *config.Config) *lvm.Client {
 // a node plugin embedding lvmd serves it in process. Both come through here.
 func Start(ctx context.Context, cfg *config.Config, log logr.Logger) (*daemon.Instance, error) {
 	run := NewRunner(cfg)
-	client := lvm.New(run, cfg.LVM.Path)
+	client := lvm.New(lvmRunner(ctx, cfg, run, log), cfg.LVM.Path)
 	var dev Activator
 	if cfg.Activation == config.ActivationDevelopmentLoop {
 		dev = devloop.New(run, client)
@@ -49,4 +49,24 @@ func Start(ctx context.Context, cfg *config.Config, log logr.Logger) (*daemon.In
 		return nil, err
 	}
 	return daemon.Start(ctx, b, cfg.PollInterval.Duration, log), nil
+}
+
+// lvmRunner returns the runner of the daemon's LVM commands: lvm shells
+// (config.ShellSettings) unless they are turned off or do not work here,
+// in which case the log says why and every command is a process.
+func lvmRunner(ctx context.Context, cfg *config.Config, run *exec.Local, log logr.Logger) exec.Runner {
+	n := *cfg.LVM.Shell.Processes
+	if n == 0 {
+		return run
+	}
+	sh := lvm.NewShell(run, run, lvm.ShellOptions{
+		Path: cfg.LVM.Path, Profile: cfg.LVM.Shell.Profile, Processes: n, Timeout: cfg.LVM.Timeout.Duration, Log: log,
+	})
+	context.AfterFunc(ctx, sh.Close)
+	if err := sh.Probe(ctx); err != nil {
+		log.Error(err, "LVM commands run one process each: the lvm shell does not work here", "profile", cfg.LVM.Shell.Profile)
+		return sh
+	}
+	log.Info("LVM commands run in lvm shells", "processes", n, "profile", cfg.LVM.Shell.Profile)
+	return sh
 }

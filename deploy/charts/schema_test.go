@@ -36,6 +36,8 @@ func TestChartsRejectBadValues(t *testing.T) {
 		"no default device class": {"topolvm", map[string]any{"lvmd": map[string]any{"config": map[string]any{"deviceClasses": []any{map[string]any{"name": "a", "volumeGroup": "vg"}}}}}, "exactly one device class must be the default"},
 		"thin without pool":       {"topolvm", map[string]any{"lvmd": map[string]any{"config": map[string]any{"deviceClasses": []any{map[string]any{"name": "a", "volumeGroup": "vg", "default": true, "thinPool": map[string]any{"name": "p"}}}}}}, "overprovisionRatio"},
 		"lvm typo":                {"topolvm", map[string]any{"lvmd": map[string]any{"config": map[string]any{"lvm": map[string]any{"commandprefix": []any{"nsenter"}}}}}, "commandprefix"},
+		"lvm shells":              {"lvmd", map[string]any{"config": map[string]any{"lvm": map[string]any{"shell": map[string]any{"processes": -1}}}}, "/config/lvm/shell/processes"},
+		"lvm shell profile path":  {"topolvm", map[string]any{"lvmd": map[string]any{"config": map[string]any{"lvm": map[string]any{"shell": map[string]any{"profile": "/etc/x.profile"}}}}}, "/lvmd/config/lvm/shell/profile"},
 		"topols ext4":             {"topols", map[string]any{"storageClasses": []any{map[string]any{"name": "a", "fsType": "ext4"}}}, "/storageClasses/0/fsType"},
 		"topols lvcreate options": {"topols", map[string]any{"storageClasses": []any{map[string]any{"name": "a", "lvcreateOptionClass": "raid1"}}}, "lvcreateOptionClass"},
 		"topols lvmd values":      {"topols", map[string]any{"lvmd": map[string]any{"mode": "embedded"}}, "additional properties 'lvmd' not allowed"},

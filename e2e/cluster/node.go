@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	lvmdconfig "github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
 // nodeConfig is what a node's init reads (<lab>/nodeN/node.json).
@@ -78,6 +81,9 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "lvm", "lvm.conf"), []byte(lvmConf(append([]string{pv, smallPV}, spares...)...)), 0o644); err != nil {
+		return err
+	}
+	if err := lvm.CopyProfile(lvmdconfig.DefaultShellProfile, filepath.Join(dir, "lvm")); err != nil {
 		return err
 	}
 	if _, err := c.cgroups(name); err != nil {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/toposuite/toposuite/internal/exec"
+	lvmdconfig "github.com/toposuite/toposuite/lvmd/config"
+	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
 // DirPrefix starts the name of every directory integration tests create.
@@ -113,6 +115,9 @@ activation { udev_sync=0 udev_rules=0 monitoring=0 }
 backup { backup=0 archive=0 }
 `, strings.Join(accept, ","), activation)
 	if err := os.WriteFile(dir+"/lvm.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := lvm.CopyProfile(lvmdconfig.DefaultShellProfile, dir); err != nil {
 		t.Fatal(err)
 	}
 	return &LVMEnv{Dir: dir, Env: []string{"LVM_SYSTEM_DIR=" + dir, "LVM_SUPPRESS_FD_WARNINGS=1"}}

@@ -24,6 +24,9 @@ const (
 	DefaultSocketName = "/run/topolvm/lvmd.sock"
 	DefaultLVMPath    = "/sbin/lvm"
 	DefaultLVMTimeout = 10 * time.Minute
+	// DefaultShellProcesses and DefaultShellProfile: see ShellSettings.
+	DefaultShellProcesses = 2
+	DefaultShellProfile   = "lvmdbusd"
 	// DefaultSpare matches upstream TopoLVM's spare-gb default: space kept
 	// free in a thick volume group for LVM metadata growth and emergencies.
 	DefaultSpare = "10Gi"
@@ -67,6 +70,22 @@ type LVMSettings struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Timeout bounds every LVM command.
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// Shell runs LVM commands in long-running lvm shells.
+	Shell ShellSettings `json:"shell,omitempty"`
+}
+
+// ShellSettings configure LVM's shell mode: lvmd keeps lvm processes
+// running and gives them its reports and changes one line at a time, which
+// spares each command the start of lvm (and of the command prefix) and the
+// listing of the system's devices.
+type ShellSettings struct {
+	// Processes is how many shells may run commands at once (default 2);
+	// 0 turns the shell mode off: one lvm process a command.
+	Processes *int `json:"processes,omitempty"`
+	// Profile is the LVM command profile the shells start with. It must
+	// turn on JSON reports and the command log report; the default,
+	// lvmdbusd, is installed by the lvm2 package and does.
+	Profile string `json:"profile,omitempty"`
 }
 
 // Class types.
@@ -142,6 +161,13 @@ func (c *Config) Default() {
 	}
 	if c.LVM.Timeout == nil {
 		c.LVM.Timeout = &metav1.Duration{Duration: DefaultLVMTimeout}
+	}
+	if c.LVM.Shell.Processes == nil {
+		n := DefaultShellProcesses
+		c.LVM.Shell.Processes = &n
+	}
+	if c.LVM.Shell.Profile == "" {
+		c.LVM.Shell.Profile = DefaultShellProfile
 	}
 	for i := range c.DeviceClasses {
 		dc := &c.DeviceClasses[i]
@@ -269,6 +295,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LVM.Timeout != nil && c.LVM.Timeout.Duration <= 0 {
 		add("lvm.timeout: must be positive")
+	}
+	if n := c.LVM.Shell.Processes; n != nil && (*n < 0 || *n > 64) {
+		add("lvm.shell.processes: %d is not between 0 and 64", *n)
+	}
+	if strings.ContainsAny(c.LVM.Shell.Profile, "/\x00") {
+		add("lvm.shell.profile: %q is a profile name, not a path", c.LVM.Shell.Profile)
 	}
 	for k := range c.LVM.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {

@@ -40,6 +40,9 @@ func TestDefaults(t *testing.T) {
 	if c.SocketName != DefaultSocketName || c.LVM.Path != DefaultLVMPath || c.PollInterval.Duration != time.Second {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	if *c.LVM.Shell.Processes != DefaultShellProcesses || c.LVM.Shell.Profile != "lvmdbusd" {
+		t.Errorf("shell defaults: %+v", c.LVM.Shell)
+	}
 	if c.DeviceClasses[0].Type != TypeThick || c.DeviceClasses[0].SpareBytes() != 10<<30 {
 		t.Errorf("class defaults: %+v", c.DeviceClasses[0])
 	}
@@ -65,6 +68,8 @@ func TestBadConfigs(t *testing.T) {
 		"empty options":       {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nlvcreateOptionClasses: [{name: x}]", "at least one option"},
 		"vg without devices":  {"deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nvolumeGroups: [{name: vg}]", "needs devices or loopFiles"},
 		"bad duration":        {"pollInterval: soon\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "invalid duration"},
+		"negative shells":     {"lvm: {shell: {processes: -1}}\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "not between 0 and 64"},
+		"profile path":        {"lvm: {shell: {profile: /etc/lvm/profile/x.profile}}\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "a profile name, not a path"},
 		"zero poll":           {"pollInterval: 0s\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "must be positive"},
 	}
 	for name, tc := range cases {

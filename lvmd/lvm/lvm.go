@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/internal/storage"
@@ -38,11 +39,24 @@ func (c *Client) lvm(ctx context.Context, args ...string) (exec.Result, error) {
 
 var reportArgs = []string{"--reportformat", "json", "--units", "b", "--nosuffix"}
 
+// fullReportColumns name the columns of each part of a fullreport: the ones
+// the parser reads for VGs and LVs, one short column for the parts it
+// skips. The defaults would come from the configuration or a command
+// profile. The LV part takes no vg_name (an LV's VG is its section's) and
+// no segtype, a column of the segment part.
+var fullReportColumns = []string{
+	"--configreport", "vg", "-o", vgFields,
+	"--configreport", "lv", "-o", strings.Replace(strings.Replace(lvFields, "vg_name,", "", 1), ",segtype", "", 1),
+	"--configreport", "pv", "-o", "pv_name",
+	"--configreport", "pvseg", "-o", "pvseg_start",
+	"--configreport", "seg", "-o", "segtype",
+}
+
 // FullReport returns the VGs named (all when none) and their LVs in one
 // command. A missing VG is not an error here: it is absent from the report,
 // and the caller decides what that means.
 func (c *Client) FullReport(ctx context.Context, vgs ...string) (Report, error) {
-	args := append(append([]string{"fullreport"}, reportArgs...), vgs...)
+	args := append(append(append([]string{"fullreport"}, fullReportColumns...), reportArgs...), vgs...)
 	res, err := c.lvm(ctx, args...)
 	if err != nil && !(errors.Is(err, storage.ErrNotFound) && len(res.Stdout) > 0) {
 		return Report{}, err
