@@ -47,10 +47,13 @@ type Backend struct {
 	dev        Activator
 
 	locks keylock.Map
-	rw    sync.RWMutex
 
-	mu sync.Mutex // guards st
+	mu sync.Mutex // guards st, busy and gen
 	st state
+	// busy counts the changes in flight and gen the changes started or
+	// ended, so that Refresh knows whether its report can have missed one.
+	busy int
+	gen  uint64
 }
 
 type class struct {

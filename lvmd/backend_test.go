@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/internal/exec/exectest"
 	"github.com/toposuite/toposuite/internal/storage"
 	"github.com/toposuite/toposuite/lvmd/config"
@@ -263,5 +264,57 @@ func TestUnhealthyThinPoolIsReported(t *testing.T) {
 	v := b.toVolume(b.byName["thin"], lvm.LV{Name: "x", Attr: lv, Size: gib, DataPercent: -1})
 	if v.Health != storage.HealthAbnormal || v.HealthMessage == "" {
 		t.Errorf("partial LV reported as %+v", v)
+	}
+}
+
+// gatedReports holds the fullreport commands back until gate closes, once
+// gate is set, to stand for a report that takes long.
+type gatedReports struct {
+	exec.Runner
+	gate, entered chan struct{}
+}
+
+func (g *gatedReports) Run(ctx context.Context, name string, args ...string) (exec.Result, error) {
+	if g.gate != nil && exec.CommandLine(name, args...) == reportCmd {
+		close(g.entered)
+		<-g.gate
+	}
+	return g.Runner.Run(ctx, name, args...)
+}
+
+// A create made while a poll's report runs neither waits for the report
+// nor is undone by it (the report, read before the create, lacks it).
+func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
+	s := exectest.New(t,
+		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
+		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
+		exectest.Step{Cmd: "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"},
+		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
+	)
+	g := &gatedReports{Runner: s}
+	b, err := New(context.Background(), testConfig(), lvm.New(g, "lvm"), nil, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := classCap(t, b.Capacity(), "ssd").AvailableBytes
+	g.gate, g.entered = make(chan struct{}), make(chan struct{})
+	refreshed := make(chan storage.Capacity)
+	go func() {
+		c, err := b.Refresh(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		refreshed <- c
+	}()
+	<-g.entered
+	if _, err := b.CreateVolume(context.Background(), storage.CreateRequest{Name: "vol1", Class: "ssd", SizeBytes: gib}); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	c := <-refreshed
+	for name, got := range map[string]int64{"Refresh's": classCap(t, c, "ssd").AvailableBytes, "the bookkeeping's": classCap(t, b.Capacity(), "ssd").AvailableBytes} {
+		if got != before-gib {
+			t.Errorf("%s capacity after the create = %d, want %d", name, got, before-gib)
+		}
 	}
 }

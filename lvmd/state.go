@@ -38,12 +38,18 @@ type lvState struct {
 }
 
 // Refresh implements daemon.Backend: one fullreport of the class VGs
-// rebuilds the bookkeeping.
+// rebuilds the bookkeeping. The report runs without holding back the
+// changes lvmd makes meanwhile; a report that may have missed one (a change
+// was in flight when it started, or started or ended while it ran) is
+// dropped, as lvmd's own changes are in the bookkeeping already, and the
+// next poll reads again. Under a steady stream of changes, changes made
+// outside lvmd are seen once the stream pauses.
 func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
-	b.rw.Lock()
+	b.mu.Lock()
+	gen, quiet := b.gen, b.busy == 0
+	b.mu.Unlock()
 	rep, err := b.lvm.FullReport(ctx, b.vgNames...)
 	if err != nil {
-		b.rw.Unlock()
 		return nil, err
 	}
 	st := state{vgs: map[string]*vgState{}, pools: map[string]*poolState{}, lvs: map[string]lvState{}}
@@ -80,15 +86,31 @@ func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
 		}
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !quiet || b.gen != gen {
+		return b.capacityLocked(), nil
+	}
 	st.reserved = b.st.reserved
 	if st.reserved == nil {
 		st.reserved = map[string]int64{}
 	}
 	b.st = st
-	c := b.capacityLocked()
+	return b.capacityLocked(), nil
+}
+
+// changing marks a change in flight until the function it returns is
+// called (see Refresh).
+func (b *Backend) changing() func() {
+	b.mu.Lock()
+	b.busy++
+	b.gen++
 	b.mu.Unlock()
-	b.rw.Unlock()
-	return c, nil
+	return func() {
+		b.mu.Lock()
+		b.busy--
+		b.gen++
+		b.mu.Unlock()
+	}
 }
 
 // Capacity implements daemon.Backend from the bookkeeping alone.

@@ -60,8 +60,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	}
 	key := c.VolumeGroup + "/" + req.Name
 	defer b.locks.Lock(key)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
+	defer b.changing()()
 
 	p, err := b.planCreate(c, req.SizeBytes, req.OptionsClass)
 	if err != nil {
@@ -181,8 +180,7 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	}
 	key := c.VolumeGroup + "/" + req.Name
 	defer b.locks.Lock(key)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
+	defer b.changing()()
 
 	src, err := b.owned(ctx, c, req.Source)
 	if err != nil {
@@ -273,8 +271,7 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 	}
 	key := c.VolumeGroup + "/" + name
 	defer b.locks.Lock(key)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
+	defer b.changing()()
 
 	lv, err := b.owned(ctx, c, name)
 	if err != nil {
@@ -355,8 +352,7 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string) erro
 	}
 	key := c.VolumeGroup + "/" + name
 	defer b.locks.Lock(key)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
+	defer b.changing()()
 
 	if b.hasSnapshots(c.VolumeGroup, name) {
 		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
