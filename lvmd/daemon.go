@@ -63,10 +63,11 @@ func lvmRunner(ctx context.Context, cfg *config.Config, run *exec.Local, log log
 		Path: cfg.LVM.Path, Profile: cfg.LVM.Shell.Profile, Processes: n, Timeout: cfg.LVM.Timeout.Duration, Log: log,
 	})
 	context.AfterFunc(ctx, sh.Close)
+	// After a failed probe the shell runner sends every command to run.
 	if err := sh.Probe(ctx); err != nil {
 		log.Error(err, "LVM commands run one process each: the lvm shell does not work here", "profile", cfg.LVM.Shell.Profile)
-		return sh
+	} else {
+		log.Info("LVM commands run in lvm shells", "processes", n, "profile", cfg.LVM.Shell.Profile)
 	}
-	log.Info("LVM commands run in lvm shells", "processes", n, "profile", cfg.LVM.Shell.Profile)
 	return sh
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,22 +50,10 @@ func TestShellLineSurvivesTheShellsSplitter(t *testing.T) {
 		if !shellable(args) {
 			t.Fatalf("%q: not shellable", args)
 		}
-		if got := split(shellLine(args)); !equal(got, args) {
+		if got := split(shellLine(args)); !slices.Equal(got, args) {
 			t.Errorf("%q: the shell reads %q", args, got)
 		}
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestShellableRefusesWhatTheShellCannotCarry(t *testing.T) {
