@@ -119,7 +119,15 @@ func (s *Shell) Run(ctx context.Context, name string, args ...string) (exec.Resu
 	if name != s.path || broken != nil || !shellable(args) {
 		return s.fallback.Run(ctx, name, args...)
 	}
-	return s.inShell(ctx, args)
+	res, err := s.inShell(ctx, args)
+	var pe *protocolError
+	if errors.As(err, &pe) && pe.notStarted {
+		// No shell ran the command, so running it as a process cannot run
+		// it twice; the next command tries a shell again.
+		s.log.Info("an lvm shell did not start; the command runs as a process", "error", err.Error())
+		return s.fallback.Run(ctx, name, args...)
+	}
+	return res, err
 }
 
 func (s *Shell) inShell(ctx context.Context, args []string) (exec.Result, error) {
@@ -136,7 +144,7 @@ func (s *Shell) inShell(ctx context.Context, args []string) (exec.Result, error)
 	defer func() { <-s.slots }()
 	p, err := s.take()
 	if err != nil {
-		return exec.Result{}, &protocolError{err}
+		return exec.Result{}, &protocolError{err: err, notStarted: true}
 	}
 	res, err := p.run(ctx, s.path, args)
 	var pe *protocolError
@@ -230,8 +238,12 @@ func shellLine(args []string) string {
 }
 
 // protocolError: the shell did not answer as expected (it died, or printed
-// something that is not the command's document).
-type protocolError struct{ err error }
+// something that is not the command's document), or, with notStarted, no
+// shell could be started for the command.
+type protocolError struct {
+	err        error
+	notStarted bool
+}
 
 func (e *protocolError) Error() string { return "lvm shell: " + e.err.Error() }
 func (e *protocolError) Unwrap() error { return e.err }
@@ -269,7 +281,7 @@ func (p *shellProc) run(ctx context.Context, path string, args []string) (exec.R
 	}
 	code, ok := status(doc.Log)
 	if !ok {
-		return exec.Result{}, &protocolError{fmt.Errorf("no status for %q; is the command profile's log/report_command_log on?", args[0])}
+		return exec.Result{}, &protocolError{err: fmt.Errorf("no status for %q; is the command profile's log/report_command_log on?", args[0])}
 	}
 	full, err := p.send("lastlog")
 	if err != nil {
@@ -297,11 +309,11 @@ func (p *shellProc) run(ctx context.Context, path string, args []string) (exec.R
 // send writes one line and reads the document it produces.
 func (p *shellProc) send(line string) (shellDoc, error) {
 	if _, err := io.WriteString(p.proc.Stdin, line+"\n"); err != nil {
-		return shellDoc{}, &protocolError{p.died(err)}
+		return shellDoc{}, &protocolError{err: p.died(err)}
 	}
 	var doc shellDoc
 	if err := p.reports.Decode(&doc); err != nil {
-		return shellDoc{}, &protocolError{p.died(err)}
+		return shellDoc{}, &protocolError{err: p.died(err)}
 	}
 	return doc, nil
 }

@@ -188,3 +188,23 @@ func TestShellProbeTurnsTheShellOff(t *testing.T) {
 		t.Fatalf("after a failed probe the fallback runs the command: %v", err)
 	}
 }
+
+func TestShellFallsBackWhenAShellStopsStarting(t *testing.T) {
+	script := exectest.New(t)
+	sh, starts := fakeShell(t, script)
+	script.Add(exectest.Step{Cmd: exec.CommandLine(sh.path, "vgs", "-o", "vg_name"), Stdout: `{"report":[]}`})
+	if err := sh.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sh.Close()
+	if err := os.Chmod(sh.path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sh.Run(context.Background(), sh.path, "vgs", "-o", "vg_name")
+	if err != nil || string(res.Stdout) != `{"report":[]}` {
+		t.Fatalf("%q %v: want the command run as a process", res.Stdout, err)
+	}
+	if n := starts(); n != 1 {
+		t.Errorf("%d shells started, want only the probe's", n)
+	}
+}
