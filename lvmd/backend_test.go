@@ -267,15 +267,16 @@ func TestUnhealthyThinPoolIsReported(t *testing.T) {
 	}
 }
 
-// gatedReports holds the fullreport commands back until gate closes, once
-// gate is set, to stand for a report that takes long.
-type gatedReports struct {
+// gated holds the command line cmd back until gate closes, once gate is
+// set, to stand for a command that takes long.
+type gated struct {
 	exec.Runner
+	cmd           string
 	gate, entered chan struct{}
 }
 
-func (g *gatedReports) Run(ctx context.Context, name string, args ...string) (exec.Result, error) {
-	if g.gate != nil && exec.CommandLine(name, args...) == reportCmd {
+func (g *gated) Run(ctx context.Context, name string, args ...string) (exec.Result, error) {
+	if g.gate != nil && exec.CommandLine(name, args...) == g.cmd {
 		close(g.entered)
 		<-g.gate
 	}
@@ -291,7 +292,7 @@ func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
 		exectest.Step{Cmd: "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"},
 		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
 	)
-	g := &gatedReports{Runner: s}
+	g := &gated{Runner: s, cmd: reportCmd}
 	b, err := New(context.Background(), testConfig(), lvm.New(g, "lvm"), nil, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
@@ -316,5 +317,40 @@ func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
 		if got != before-gib {
 			t.Errorf("%s capacity after the create = %d, want %d", name, got, before-gib)
 		}
+	}
+}
+
+// A poll that starts while a change is in flight runs no report: it would
+// be dropped, and in a burst it would only queue for LVM's VG lock.
+func TestRefreshSkipsTheReportWhileAChangeRuns(t *testing.T) {
+	create := "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"
+	s := exectest.New(t,
+		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
+		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
+		exectest.Step{Cmd: create},
+	)
+	g := &gated{Runner: s, cmd: create}
+	b, err := New(context.Background(), testConfig(), lvm.New(g, "lvm"), nil, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := classCap(t, b.Capacity(), "ssd").AvailableBytes
+	g.gate, g.entered = make(chan struct{}), make(chan struct{})
+	created := make(chan error)
+	go func() {
+		_, err := b.CreateVolume(context.Background(), storage.CreateRequest{Name: "vol1", Class: "ssd", SizeBytes: gib})
+		created <- err
+	}()
+	<-g.entered
+	c, err := b.Refresh(context.Background()) // the script fails the test if it runs a report
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := classCap(t, c, "ssd").AvailableBytes; got != before-gib {
+		t.Errorf("capacity during the create = %d, want %d (the create's reservation)", got, before-gib)
+	}
+	close(g.gate)
+	if err := <-created; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -43,10 +43,17 @@ type lvState struct {
 // was in flight when it started, or started or ended while it ran) is
 // dropped, as lvmd's own changes are in the bookkeeping already, and the
 // next poll reads again. Under a steady stream of changes, changes made
-// outside lvmd are seen once the stream pauses.
+// outside lvmd are seen once the stream pauses. A poll that starts while a
+// change is in flight does not run the report at all, as it would be
+// dropped: in a burst the report would only compete with the changes for
+// LVM's VG lock and the CPU.
 func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
 	b.mu.Lock()
 	gen, quiet := b.gen, b.busy == 0
+	if !quiet {
+		defer b.mu.Unlock()
+		return b.capacityLocked(), nil
+	}
 	b.mu.Unlock()
 	rep, err := b.lvm.FullReport(ctx, b.vgNames...)
 	if err != nil {
@@ -87,7 +94,7 @@ func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !quiet || b.gen != gen {
+	if b.gen != gen {
 		return b.capacityLocked(), nil
 	}
 	st.reserved = b.st.reserved
