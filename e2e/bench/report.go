@@ -81,7 +81,7 @@ func WriteResult(w io.Writer, r Result) {
 	}
 	fmt.Fprintf(w, "    delete -> PV gone  p50 %s  p90 %s  max %s\n", ms(r.Deleted.P50), ms(r.Deleted.P90), ms(r.Deleted.Max))
 	if r.NodeCreate.N > 0 {
-		fmt.Fprintf(w, "    node plugin per volume (daemon call + capacity on the Node, its log's durationMs): p50 %s  p90 %s  max %s\n",
+		fmt.Fprintf(w, "    node plugin per volume (daemon call + capacity revision, its log's durationMs): p50 %s  p90 %s  max %s\n",
 			ms(r.NodeCreate.P50), ms(r.NodeCreate.P90), ms(r.NodeCreate.Max))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -15,10 +15,7 @@ func TestRecheckPublishesOnlyWhatTheNodeLost(t *testing.T) {
 	ctx := context.Background()
 	r := newPublisherRig(t, nil, nil)
 	r.daemon.available.Store(200)
-	first, err := r.p.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, first := r.keep(t, r.p)
 	if !r.p.shows(r.node(t)) {
 		t.Fatalf("the Node does not show the write just made: %v", r.node(t).Annotations)
 	}

@@ -26,28 +26,33 @@ import (
 // Driver.CapacityRevisionAnnotation), so that the scheduler extender knows
 // which volumes the figures already count.
 //
-// Two paths write the Node:
-//   - Sync, called by the node's reconciler after each change it makes
-//     through the daemon, writes figures read after the call began and
-//     returns their revision, which the reconciler stores in the volume's
-//     status.capacityRevision. Concurrent calls share one write.
+// Three paths write the Node, one at a time, in the order of their reads:
+//   - Promise, called by the node's reconciler after each change it makes
+//     through the daemon, returns at once the revision of a write that
+//     will read the figures after the call, which the reconciler stores in
+//     the volume's status.capacityRevision (the scheduler extender counts
+//     the volume itself until the Node shows that revision). The write
+//     follows as soon as the one in progress ends: every promise made
+//     meanwhile shares it, so a burst of volumes makes few Node patches
+//     and no volume waits for one.
 //   - The daemon's Watch stream carries every other change (made outside
 //     the daemon, or by the daemon for callers other than the reconciler,
 //     or removals) to the Node: settleDelay after a change, it reads and
 //     writes the figures unless a write that read after the change, or the
 //     Node itself, already has them, and then waits minInterval, so that a
-//     burst makes few patches and the reconciler's own changes, already
-//     written by Sync, none.
+//     burst makes few patches and the reconciler's own changes, written
+//     for their promises, none.
 //   - Events of the Node itself (when Nodes is set): a Node that no longer
 //     shows the last write — deleted and registered again by its kubelet,
 //     so a new object without annotations, or annotations removed or
 //     changed by someone else — is given the current figures again. The
 //     capacity did not change then, so neither path above would write.
 //
-// Every write holds one lock from reading the figures (the daemon's unary
-// GetCapacity, which answers from its bookkeeping) to patching the Node, so
-// writes happen in the order of their reads: the Node never gets a lower
-// revision nor older figures than it has. The stream only triggers a read:
+// Every write holds one lock from numbering it to patching the Node, and
+// takes its revision before it reads the figures (the daemon's unary
+// GetCapacity, which answers from its bookkeeping): the Node never gets a
+// lower revision nor older figures than it has, and a write numbered after
+// a promise read after it. The stream only triggers a read:
 // its messages and the unary answers travel on different connections, so
 // which of two figures is newer is known only by the order of the reads.
 type CapacityPublisher struct {
@@ -68,8 +73,8 @@ type CapacityPublisher struct {
 	// now is the clock revisions start from; nil means time.Now.
 	now func() time.Time
 
-	// writing is held from a read of the figures to the end of the Node
-	// patch that publishes them; rev and written are guarded by it.
+	// writing is held from numbering a write to the end of the Node patch
+	// that publishes it; rev and written are guarded by it.
 	writing sync.Mutex
 	// rev is the highest revision written (or maybe written: a patch that
 	// failed may still have reached the API server).
@@ -90,18 +95,12 @@ type CapacityPublisher struct {
 	shown nodeState
 	// nodeLost is marked by Node events that do not show the last write.
 	nodeLost chan struct{}
-	// next is the Sync write that has not started yet: callers join it.
-	next *flight
-}
-
-// flight is one Sync write that any number of callers wait for.
-type flight struct {
-	done chan struct{}
-	// callers counts the Syncs waiting for it; it stops growing when the
-	// write starts.
-	callers int
-	rev     int64
-	err     error
+	// issued is the highest revision handed out, to a write or a promise.
+	issued int64
+	// promised is the highest revision promised; promises is marked when
+	// it grows.
+	promised int64
+	promises chan struct{}
 }
 
 // Latest returns the last capacity read (for the node's metrics).
@@ -192,6 +191,7 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 			return nil
 		}
 	}
+	promises := p.promiseQueue()
 	retry := minInterval
 	for {
 		again := changed // what to mark when the write fails
@@ -200,6 +200,9 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 		select {
 		case err := <-errc:
 			return err
+		case <-promises:
+			again = promises
+			wrote, err = p.keepPromises(ctx)
 		case <-p.nodeLost: // nil, never ready, without Nodes
 			again = p.nodeLost
 			wrote, err = p.recheck(ctx)
@@ -219,8 +222,10 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 			p.Log.Error(err, "publishing capacity failed; retrying", "after", retry.String())
 			notify(again) // the figures are still to be written
 			wait = retry
-		case wrote:
+		case wrote && again != promises:
 			retry, wait = minInterval, minInterval
+		case wrote:
+			retry = minInterval // promises are kept at once
 		}
 		if wait > 0 {
 			if err := pause(wait); err != nil {
@@ -239,26 +244,14 @@ func notify(ch chan struct{}) {
 }
 
 // refresh is the Watch path's write of a change the stream reported at
-// since; it reports whether it patched the Node. A write whose read begins
-// or began later publishes figures at least as new (the daemon answers
-// GetCapacity with the figures it streams, or newer ones): a pending Sync
-// write is waited for, and after a finished one nothing is done. Otherwise
-// it reads the figures and writes them when they differ from those the
-// Node was last given.
+// since; it reports whether it patched the Node. A write whose read began
+// later published figures at least as new (the daemon answers GetCapacity
+// with the figures it streams, or newer ones): then nothing is done.
+// Otherwise it reads the figures and writes them when they differ from
+// those the Node was last given.
 func (p *CapacityPublisher) refresh(ctx context.Context, since time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	p.mu.Lock()
-	f := p.next
-	p.mu.Unlock()
-	if f != nil {
-		select {
-		case <-f.done:
-			return false, f.err
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
 	p.writing.Lock()
 	defer p.writing.Unlock()
 	if p.written != nil && p.readAt.After(since) {
@@ -269,52 +262,73 @@ func (p *CapacityPublisher) refresh(ctx context.Context, since time.Time) (bool,
 	return p.rev != before, err
 }
 
-// Sync makes sure the Node carries capacity figures read after the call
-// began and returns the revision that carries them. Concurrent calls share
-// a write, but never one that started before the call: a caller joins the
-// next write, which starts once the write in progress, if any, has ended.
-// The write runs to its end even when ctx ends first.
-func (p *CapacityPublisher) Sync(ctx context.Context) (int64, error) {
+// Promise returns the revision of a Node write that reads the capacity
+// figures after the call, and has that write made soon, without waiting
+// for it. The revision is above the one the (cached) Node shows, so the
+// scheduler extender counts the caller's volume itself until the write
+// lands. An error means the Node could not be read; nothing was promised.
+func (p *CapacityPublisher) Promise(ctx context.Context) (int64, error) {
+	var node corev1.Node
+	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
+		return 0, err
+	}
+	onNode, _ := strconv.ParseInt(node.Annotations[p.Driver.CapacityRevisionAnnotation()], 10, 64)
+	q := p.promiseQueue()
 	p.mu.Lock()
-	f := p.next
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		p.next = f
-		go p.fly(context.WithoutCancel(ctx), f)
-	}
-	f.callers++
+	rev := p.issueLocked(onNode + 1)
+	p.promised = rev
 	p.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.rev, f.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+	notify(q)
+	return rev, nil
 }
 
-func (p *CapacityPublisher) fly(ctx context.Context, f *flight) {
-	defer close(f.done)
+// promiseQueue returns the channel that Promise marks.
+func (p *CapacityPublisher) promiseQueue() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.promises == nil {
+		p.promises = make(chan struct{}, 1)
+	}
+	return p.promises
+}
+
+// issueLocked hands out a revision above every one handed out before and
+// at least floor: the clock's nanoseconds, so that a restarted process
+// continues above its predecessor's. The caller holds p.mu.
+func (p *CapacityPublisher) issueLocked(floor int64) int64 {
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	p.issued = max(now().UnixNano(), p.issued+1, floor)
+	return p.issued
+}
+
+// keepPromises writes the figures for the promises made so far, unless a
+// write numbered after the last of them (so read after it) has landed.
+func (p *CapacityPublisher) keepPromises(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	p.writing.Lock()
 	defer p.writing.Unlock()
 	p.mu.Lock()
-	if p.next == f {
-		p.next = nil // from now on callers wait for a later write
-	}
-	callers := f.callers
+	promised := p.promised
 	p.mu.Unlock()
-	f.rev, f.err = p.writeLocked(ctx, always)
-	if f.err == nil {
-		p.Log.V(1).Info("capacity published", "revision", f.rev, "callers", callers)
+	if p.written != nil && p.rev >= promised {
+		return false, nil
 	}
+	rev, err := p.writeLocked(ctx, always)
+	if err == nil {
+		p.Log.V(1).Info("capacity published", "revision", rev, "promised", promised)
+	}
+	return err == nil, err
 }
 
 // writeMode says when writeLocked may skip the Node patch.
 type writeMode int
 
 const (
-	// always patches (Sync: the caller needs a revision read after it).
+	// always patches (promises need a revision read after them).
 	always writeMode = iota
 	// unlessCached skips when the cached Node has the figures of the last
 	// write, or may simply not have seen it yet (a lower revision).
@@ -324,20 +338,11 @@ const (
 	unlessLive
 )
 
-// writeLocked reads the figures and patches them onto the Node with a new
-// revision, unless mode lets it skip the patch because the Node already
-// shows them. It returns the revision that carries the figures. The caller
-// holds p.writing.
+// writeLocked numbers a write, then reads the figures and patches them onto
+// the Node with that revision, unless mode lets it skip the patch because
+// the Node already shows them. It returns the revision that carries the
+// figures. The caller holds p.writing.
 func (p *CapacityPublisher) writeLocked(ctx context.Context, mode writeMode) (int64, error) {
-	readAt := time.Now()
-	msg, err := p.Daemon.GetCapacity(ctx, &api.GetCapacityRequest{})
-	if err != nil {
-		return 0, err
-	}
-	p.mu.Lock()
-	p.last = msg
-	p.mu.Unlock()
-	want := Annotations(p.Driver, msg)
 	var reader client.Reader = p.Client
 	if mode == unlessLive && p.APIReader != nil {
 		reader = p.APIReader
@@ -348,6 +353,21 @@ func (p *CapacityPublisher) writeLocked(ctx context.Context, mode writeMode) (in
 	}
 	revKey := p.Driver.CapacityRevisionAnnotation()
 	onNode, _ := strconv.ParseInt(node.Annotations[revKey], 10, 64)
+	// Numbered before the read: a promise numbered lower was made before
+	// the read, so these figures count the promised volume. After a
+	// restart, the Node holds the previous process's revision.
+	p.mu.Lock()
+	rev := p.issueLocked(max(p.rev, onNode) + 1)
+	p.mu.Unlock()
+	readAt := time.Now()
+	msg, err := p.Daemon.GetCapacity(ctx, &api.GetCapacityRequest{})
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	p.last = msg
+	p.mu.Unlock()
+	want := Annotations(p.Driver, msg)
 	same := p.written != nil && maps.Equal(want, p.written) && node.UID == p.writtenTo
 	var skip bool
 	switch mode {
@@ -363,12 +383,6 @@ func (p *CapacityPublisher) writeLocked(ctx context.Context, mode writeMode) (in
 		p.readAt = readAt // the Node has what this read found
 		return p.rev, nil
 	}
-	now := time.Now
-	if p.now != nil {
-		now = p.now
-	}
-	// After a restart, the Node holds the previous process's revision.
-	rev := max(now().UnixNano(), p.rev+1, onNode+1)
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
 		"annotations": capacityPatch(&node, p.Driver, p.written, want, rev),
 	}})

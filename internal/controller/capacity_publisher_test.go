@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,14 @@ func (r *publisherRig) node(t *testing.T) *corev1.Node {
 	return &n
 }
 
+// reaches reports whether the Node shows revision rev or a later one.
+func (r *publisherRig) reaches(t *testing.T, rev int64) func() bool {
+	return func() bool {
+		v, _ := strconv.ParseInt(r.node(t).Annotations[r.p.Driver.CapacityRevisionAnnotation()], 10, 64)
+		return v >= rev
+	}
+}
+
 func (r *publisherRig) revision(t *testing.T) int64 {
 	t.Helper()
 	v, err := strconv.ParseInt(r.node(t).Annotations[r.p.Driver.CapacityRevisionAnnotation()], 10, 64)
@@ -155,18 +164,49 @@ func TestCapacityPatch(t *testing.T) {
 	}
 }
 
+// keep promises a revision and keeps the promise at once, as the running
+// publisher does on its own; it returns the promised revision and the one
+// the Node shows after the write.
+func (r *publisherRig) keep(t *testing.T, p *CapacityPublisher) (promised, written int64) {
+	t.Helper()
+	ctx := context.Background()
+	promised, err := p.Promise(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.keepPromises(ctx); err != nil {
+		t.Fatal(err)
+	}
+	written = r.revision(t)
+	if written < promised {
+		t.Fatalf("promised revision %d, the Node shows %d", promised, written)
+	}
+	return promised, written
+}
+
+// start runs the publisher until the test ends.
+func (r *publisherRig) start(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.p.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ctx
+}
+
 // The Node ends up with exactly the daemon's classes, the revision, and
 // everything that is not this driver's capacity untouched.
-func TestSyncReplacesCapacityAnnotations(t *testing.T) {
+func TestPromiseReplacesCapacityAnnotations(t *testing.T) {
 	r := newPublisherRig(t, map[string]string{
 		"capacity.topolvm.io/old": "5", "capacity.topols.io/fast": "7", "node.alpha.kubernetes.io/ttl": "0",
 		"topolvm.io/capacity-revision": "3",
 	}, nil)
 	r.daemon.available.Store(200)
-	rev, err := r.p.Sync(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rev := r.keep(t, r.p)
 	want := map[string]string{
 		"capacity.topols.io/fast": "7", "node.alpha.kubernetes.io/ttl": "0",
 		"capacity.topolvm.io/ssd": "200", "capacity.topolvm.io/00default": "200",
@@ -180,51 +220,46 @@ func TestSyncReplacesCapacityAnnotations(t *testing.T) {
 	}
 }
 
-// Revisions grow with every write, also when the clock stands still or is
-// behind the revision a previous process left on the Node.
+// Promises and writes draw from one growing sequence, also when the clock
+// stands still or is behind the revision a previous process left on the
+// Node, so a write always carries a higher revision than every promise
+// made before its read.
 func TestCapacityRevisionGrows(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := t0
 	left := t0.UnixNano() + 1000 // by a previous process, whose clock was ahead
 	r := newPublisherRig(t, map[string]string{"topolvm.io/capacity-revision": strconv.FormatInt(left, 10)}, nil)
 	r.p.now = func() time.Time { return clock }
-	ctx := context.Background()
 	var got []int64
-	sync := func(p *CapacityPublisher) {
+	keep := func(p *CapacityPublisher) {
 		t.Helper()
-		rev, err := p.Sync(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if onNode := r.revision(t); onNode != rev {
-			t.Errorf("Sync returned %d, the Node shows %d", rev, onNode)
-		}
-		got = append(got, rev)
+		promised, written := r.keep(t, p)
+		got = append(got, promised, written)
 	}
-	sync(r.p)
-	sync(r.p)
+	keep(r.p)
+	keep(r.p)
 	clock = t0.Add(time.Second)
-	sync(r.p)
+	keep(r.p)
 	// The Watch path numbers its writes from the same sequence.
 	r.daemon.available.Store(7)
-	if _, err := r.p.refresh(ctx, time.Now()); err != nil {
+	if _, err := r.p.refresh(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	got = append(got, r.revision(t))
 	// A restarted plugin goes on from the Node's revision.
 	restarted := &CapacityPublisher{Client: r.c, Daemon: r.daemon, Driver: r.p.Driver, NodeName: testNode, Log: r.p.Log, now: r.p.now}
-	sync(restarted)
+	keep(restarted)
 	s := t0.Add(time.Second).UnixNano()
-	want := []int64{left + 1, left + 2, s, s + 1, s + 2}
+	want := []int64{left + 1, left + 2, left + 3, left + 4, s, s + 1, s + 2, s + 3, s + 4}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("revisions (-want +got):\n%s", diff)
 	}
 }
 
-// Concurrent Syncs share a write, but only one that started after they
-// were called: callers that arrive while a write is in progress wait for
-// the next one, which reads the figures again.
-func TestSyncCoalesces(t *testing.T) {
+// Promises return without waiting for a write, and those made while a
+// write is in progress share the next write, which reads the figures
+// after them.
+func TestPromisesCoalesce(t *testing.T) {
 	patching, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool
 	r := newPublisherRig(t, nil, func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch) error {
@@ -235,54 +270,39 @@ func TestSyncCoalesces(t *testing.T) {
 		return c.Patch(ctx, obj, patch)
 	})
 	r.daemon.available.Store(1000)
-	ctx := context.Background()
-	type result struct {
-		rev int64
-		err error
+	ctx := r.start(t)
+	if _, err := r.p.Promise(ctx); err != nil {
+		t.Fatal(err)
 	}
-	firstDone := make(chan result, 1)
-	go func() { rev, err := r.p.Sync(ctx); firstDone <- result{rev, err} }()
 	<-patching // the first write has read 1000 and is patching the Node
 
-	r.daemon.available.Store(900) // a volume created after that read
+	r.daemon.available.Store(900) // volumes created after that read
 	const n = 7
-	later := make(chan result, n)
+	var last int64
 	for range n {
-		go func() { rev, err := r.p.Sync(ctx); later <- result{rev, err} }()
+		rev, err := r.p.Promise(ctx) // returns while the write is held
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rev <= last {
+			t.Errorf("promise %d after %d", rev, last)
+		}
+		last = rev
 	}
-	testutil.Eventually(t, "the callers to join the next write", func() bool {
-		r.p.mu.Lock()
-		defer r.p.mu.Unlock()
-		return r.p.next != nil && r.p.next.callers == n
-	})
 	close(release)
-	f := <-firstDone
-	if f.err != nil {
-		t.Fatal(f.err)
-	}
-	for range n {
-		l := <-later
-		if l.err != nil {
-			t.Fatal(l.err)
-		}
-		if l.rev <= f.rev {
-			t.Errorf("a caller that came during the first write got revision %d, not a later one than %d", l.rev, f.rev)
-		}
-		if l.rev != r.revision(t) {
-			t.Errorf("revision %d, the Node shows %d", l.rev, r.revision(t))
-		}
-	}
+	testutil.Eventually(t, "the promises kept", r.reaches(t, last))
 	if got := r.node(t).Annotations["capacity.topolvm.io/ssd"]; got != "900" {
-		t.Errorf("the Node shows %s bytes, want the figures read after the callers came (900)", got)
+		t.Errorf("the Node shows %s bytes, want the figures read after the promises (900)", got)
 	}
+	time.Sleep(2 * minInterval)
 	if p, reads := r.patches.Load(), r.daemon.reads.Load(); p != 2 || reads != 2 {
-		t.Errorf("%d Syncs made %d Node patches and %d reads, want 2 and 2", n+1, p, reads)
+		t.Errorf("%d promises made %d Node patches and %d reads, want 2 and 2", n+1, p, reads)
 	}
 }
 
-// With Syncs and the Watch path writing at once, the Node's revisions only
-// grow, its figures only get newer, and each Sync's revision carries
-// figures read after the Sync began.
+// With promises and the Watch path writing at once, the Node's revisions
+// only grow, its figures only get newer, and the first write that reaches
+// a promise's revision carries figures read after the promise.
 func TestCapacityWritesNeverGoBack(t *testing.T) {
 	type write struct{ rev, read int64 }
 	var mu sync.Mutex
@@ -301,15 +321,7 @@ func TestCapacityWritesNeverGoBack(t *testing.T) {
 	})
 	var reads atomic.Int64 // the figures are the number of the read
 	r.daemon.onRead = func() int64 { return reads.Add(1) }
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan error, 1)
-	go func() { started <- r.p.Start(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-started; err != nil {
-			t.Error(err)
-		}
-	}()
+	ctx := r.start(t)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() { // the stream keeps saying something changed
@@ -321,46 +333,50 @@ func TestCapacityWritesNeverGoBack(t *testing.T) {
 			}
 		}
 	})
-	type synced struct{ before, rev int64 }
-	var syncs []synced
-	var smu sync.Mutex
+	type promise struct{ before, rev int64 }
+	var promises []promise
+	var pmu sync.Mutex
 	var callers sync.WaitGroup
 	for range 8 {
 		callers.Go(func() {
 			for range 15 {
 				before := reads.Load()
-				rev, err := r.p.Sync(ctx)
+				rev, err := r.p.Promise(ctx)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				smu.Lock()
-				syncs = append(syncs, synced{before, rev})
-				smu.Unlock()
+				pmu.Lock()
+				promises = append(promises, promise{before, rev})
+				pmu.Unlock()
 				time.Sleep(time.Millisecond)
 			}
 		})
 	}
 	callers.Wait()
+	var last int64
+	for _, p := range promises {
+		last = max(last, p.rev)
+	}
+	testutil.Eventually(t, "every promise kept", r.reaches(t, last))
 	time.Sleep(2 * minInterval) // let the Watch path write too
 	close(stop)
 	wg.Wait()
 
 	mu.Lock()
 	defer mu.Unlock()
-	readOf := map[int64]int64{}
 	for i, w := range writes {
-		readOf[w.rev] = w.read
 		if i > 0 && (w.rev <= writes[i-1].rev || w.read < writes[i-1].read) {
 			t.Errorf("write %d (revision %d, read %d) after (revision %d, read %d)", i, w.rev, w.read, writes[i-1].rev, writes[i-1].read)
 		}
 	}
-	for _, s := range syncs {
-		if readOf[s.rev] <= s.before {
-			t.Errorf("Sync returned revision %d with read %d, not after its start (%d reads had happened)", s.rev, readOf[s.rev], s.before)
+	for _, p := range promises {
+		i := slices.IndexFunc(writes, func(w write) bool { return w.rev >= p.rev })
+		if i < 0 || writes[i].read <= p.before {
+			t.Errorf("promise of revision %d (after %d reads): kept by write %v", p.rev, p.before, writes[max(i, 0)])
 		}
 	}
-	t.Logf("%d Syncs, %d Node patches, %d reads", len(syncs), len(writes), reads.Load())
+	t.Logf("%d promises, %d Node patches, %d reads", len(promises), len(writes), reads.Load())
 }
 
 // The Watch path writes when the figures change, not for every message,
@@ -374,10 +390,7 @@ func TestWatchPathWritesChanges(t *testing.T) {
 		return c.Patch(ctx, obj, patch)
 	})
 	r.daemon.available.Store(100)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan error, 1)
-	go func() { started <- r.p.Start(ctx) }()
-	defer func() { cancel(); <-started }()
+	ctx := r.start(t)
 	shows := func(v string) func() bool {
 		return func() bool { return r.node(t).Annotations["capacity.topolvm.io/00default"] == v }
 	}
@@ -391,22 +404,23 @@ func TestWatchPathWritesChanges(t *testing.T) {
 	if p := r.patches.Load(); p != 1 {
 		t.Errorf("%d patches for unchanged figures, want 1", p)
 	}
-	// A change the reconciler publishes with Sync: the Watch path does not
-	// write it again.
+	// A change the reconciler has promised: the promise's write and the
+	// Watch path's make one.
 	r.daemon.available.Store(80)
 	r.daemon.stream <- capacityOf(80)
-	synced, err := r.p.Sync(ctx)
+	promised, err := r.p.Promise(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if synced <= rev {
-		t.Errorf("Sync's revision %d after %d", synced, rev)
+	if promised <= rev {
+		t.Errorf("promised revision %d after %d", promised, rev)
 	}
+	testutil.Eventually(t, "the promise kept", r.reaches(t, promised))
 	time.Sleep(3 * minInterval)
 	if p := r.patches.Load(); p != 2 {
-		t.Errorf("after a Sync: %d patches, want 2 (the Watch path skips)", p)
+		t.Errorf("after a promise: %d patches, want 2 (one of the two paths skips)", p)
 	}
-	rev = synced
+	rev = r.revision(t)
 
 	fail.Store(true)
 	r.daemon.available.Store(50)

@@ -114,8 +114,10 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 // TestIntegrationCapacityRevision runs the node plugin over a real storage
 // daemon and API server and checks the capacity contract with the
 // scheduler extender: the moment a LogicalVolume becomes ready (or grown),
-// its status.capacityRevision is set, the Node's revision annotation is at
-// least that, and the Node's capacity annotation already counts the volume.
+// its status.capacityRevision is set, and the Node's capacity annotation
+// counts every volume whose revision the Node's revision annotation has
+// reached (the extender subtracts the others); the Node soon reaches
+// every revision handed out.
 func TestIntegrationCapacityRevision(t *testing.T) {
 	t.Run("lvm", func(t *testing.T) {
 		testutil.RequireRoot(t)
@@ -173,10 +175,16 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	// counted are the bytes each ready or grown volume adds, by the
+	// revision its status names: the Node counts them from that revision on.
+	type step struct{ rev, bytes int64 }
+	var counted []step
 	// check waits for LogicalVolumes to reach a state and, at the event
-	// that shows it, reads the Node: it must count taken bytes already.
+	// that shows it, reads the Node: the figures and the volumes the Node
+	// does not count yet (a capacityRevision above its revision, which the
+	// scheduler extender subtracts) never show more room than there is.
 	lastRev := int64(0)
-	check := func(what string, names map[string]bool, reached func(*v1.LogicalVolume) bool, taken func() int64) {
+	check := func(what string, names map[string]bool, reached func(*v1.LogicalVolume) bool, bytes int64) {
 		t.Helper()
 		for len(names) > 0 {
 			var ev watch.Event
@@ -196,22 +204,37 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 				continue
 			}
 			delete(names, lv.Name)
-			free, rev := nodeState()
-			if lv.Status.CapacityRevision <= 0 || rev < lv.Status.CapacityRevision {
-				t.Errorf("%s %s: capacityRevision %d, the Node's revision %d", lv.Name, what, lv.Status.CapacityRevision, rev)
+			if lv.Status.CapacityRevision <= 0 {
+				t.Errorf("%s %s without a capacityRevision", lv.Name, what)
 			}
+			counted = append(counted, step{lv.Status.CapacityRevision, bytes})
+			free, rev := nodeState()
 			if rev < lastRev {
 				t.Errorf("the Node's revision went back from %d to %d", lastRev, rev)
 			}
 			lastRev = rev
-			if want := free0 - taken(); free > want {
+			var shown int64
+			for _, s := range counted {
+				if s.rev <= rev {
+					shown += s.bytes
+				}
+			}
+			if want := free0 - shown; free > want {
 				t.Errorf("%s %s: the Node shows %d bytes free at revision %d, want at most %d", lv.Name, what, free, rev, want)
 			}
 		}
 	}
+	// kept waits until the Node shows every revision handed out.
+	kept := func() {
+		t.Helper()
+		var last int64
+		for _, s := range counted {
+			last = max(last, s.rev)
+		}
+		testutil.Eventually(t, "the Node to reach every volume's capacityRevision", func() bool { _, rev := nodeState(); return rev >= last })
+	}
 
 	names := map[string]bool{}
-	var ready int64
 	for i := range n {
 		name := "pvc-rev-" + strconv.Itoa(i)
 		names[name] = true
@@ -221,14 +244,11 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 			t.Fatal(err)
 		}
 	}
-	check("ready", names, func(lv *v1.LogicalVolume) bool {
-		if lv.Status.VolumeID == "" {
-			return false
-		}
-		ready += size
-		return true
-	}, func() int64 { return ready })
-	testutil.Eventually(t, "the Node to show every volume", func() bool { free, _ := nodeState(); return free == free0-n*size })
+	check("ready", names, func(lv *v1.LogicalVolume) bool { return lv.Status.VolumeID != "" }, size)
+	kept()
+	if free, _ := nodeState(); free != free0-n*size {
+		t.Errorf("the Node shows %d bytes free once it reached every revision, want %d", free, free0-n*size)
+	}
 
 	// Growing a volume: the new revision counts the new size.
 	var lv v1.LogicalVolume
@@ -243,7 +263,8 @@ func capacityRevisions(t *testing.T, d csi.Driver, start func(context.Context) (
 	}
 	check("grown", map[string]bool{lv.Name: true}, func(lv *v1.LogicalVolume) bool {
 		return lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Value() == 2*size
-	}, func() int64 { return (n + 1) * size })
+	}, size)
+	kept()
 	if err := c.Get(bg, client.ObjectKey{Name: lv.Name}, &lv); err != nil || lv.Status.CapacityRevision <= before {
 		t.Errorf("capacityRevision %d after growing, %d before (%v)", lv.Status.CapacityRevision, before, err)
 	}

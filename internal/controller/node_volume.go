@@ -34,21 +34,22 @@ type NodeVolumeReconciler struct {
 	Driver   string
 	NodeName string
 	Log      logr.Logger
-	// Capacity, when set, publishes the node's capacity after each volume
-	// the daemon creates or grows, before the status says so; its revision
-	// goes into status.capacityRevision in the same write (see
-	// CapacitySyncer). Nil leaves capacityRevision at 0.
-	Capacity CapacitySyncer
+	// Capacity, when set, promises a publication of the node's capacity
+	// after each volume the daemon creates or grows; the promised revision
+	// goes into status.capacityRevision in the same write as the outcome
+	// (see CapacityPromiser). Nil leaves capacityRevision at 0.
+	Capacity CapacityPromiser
 
 	// released carries the volumes this node stopped using (Released).
 	released chan event.TypedGenericEvent[*v1.LogicalVolume]
 }
 
-// CapacitySyncer is what the reconciler needs of the CapacityPublisher.
-type CapacitySyncer interface {
-	// Sync makes sure the Node's capacity annotations hold figures read
-	// after the call began and returns the revision that carries them.
-	Sync(ctx context.Context) (int64, error)
+// CapacityPromiser is what the reconciler needs of the CapacityPublisher.
+type CapacityPromiser interface {
+	// Promise returns the revision of a coming write of the Node's
+	// capacity annotations with figures read after the call, without
+	// waiting for the write.
+	Promise(ctx context.Context) (int64, error)
 }
 
 // +kubebuilder:rbac:groups=topolvm.io,resources=logicalvolumes,verbs=get;list;watch;update;patch
@@ -173,11 +174,11 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 		log.Info("volume cannot be created", "code", code.String(), "error", err.Error())
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
-		// The Node counts the volume before anyone learns that it exists:
-		// the scheduler extender subtracts it until the Node shows rev.
-		rev, err := r.syncCapacity(ctx)
+		// The scheduler extender subtracts the volume until the Node shows
+		// rev, which is published after this create.
+		rev, err := r.promiseCapacity(ctx)
 		if err != nil { // retried: creating is idempotent
-			return reconcile.Result{}, fmt.Errorf("publish capacity after creating volume %s: %w", lv.Spec.Name, err)
+			return reconcile.Result{}, fmt.Errorf("promise capacity after creating volume %s: %w", lv.Spec.Name, err)
 		}
 		log.Info("volume created", "sizeBytes", vol.GetSizeBytes(), "capacityRevision", rev, "durationMs", time.Since(start).Milliseconds())
 		lv.Status.VolumeID, lv.Status.Code, lv.Status.Message = vol.GetName(), "", ""
@@ -197,9 +198,9 @@ func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *
 		}
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
-		rev, err := r.syncCapacity(ctx)
+		rev, err := r.promiseCapacity(ctx)
 		if err != nil { // retried: growing to the same size is a no-op
-			return reconcile.Result{}, fmt.Errorf("publish capacity after resizing volume %s: %w", lv.Spec.Name, err)
+			return reconcile.Result{}, fmt.Errorf("promise capacity after resizing volume %s: %w", lv.Spec.Name, err)
 		}
 		log.Info("volume resized", "sizeBytes", resp.GetVolume().GetSizeBytes(), "capacityRevision", rev)
 		lv.Status.Code, lv.Status.Message = "", ""
@@ -209,15 +210,15 @@ func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *
 	return reconcile.Result{}, r.Client.Status().Patch(ctx, lv, patch)
 }
 
-// syncCapacity publishes the node's capacity after a change the daemon
-// made and returns the revision that counts it (0 without a publisher).
-// Removals need none: until the Node shows them, the extender counts the
-// removed volume as taken, which errs on the safe side.
-func (r *NodeVolumeReconciler) syncCapacity(ctx context.Context) (int64, error) {
+// promiseCapacity has the node's capacity published after a change the
+// daemon made and returns the revision that will count it (0 without a
+// publisher). Removals need none: until the Node shows them, the extender
+// counts the removed volume as taken, which errs on the safe side.
+func (r *NodeVolumeReconciler) promiseCapacity(ctx context.Context) (int64, error) {
 	if r.Capacity == nil {
 		return 0, nil
 	}
-	return r.Capacity.Sync(ctx)
+	return r.Capacity.Promise(ctx)
 }
 
 func (r *NodeVolumeReconciler) remove(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {

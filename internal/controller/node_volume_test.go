@@ -19,18 +19,18 @@ import (
 	"github.com/toposuite/toposuite/internal/scheme"
 )
 
-// fakeSyncer stands for the CapacityPublisher: it hands out revisions and
-// records what the daemon had done when it was called.
-type fakeSyncer struct {
+// fakePromiser stands for the CapacityPublisher: it hands out revisions
+// and records what the daemon had done when it was called.
+type fakePromiser struct {
 	rev   int64
 	err   error
 	calls int
-	// seen is what the daemon had made when Sync was called.
+	// seen is what the daemon had made when Promise was called.
 	seen func() string
 	saw  []string
 }
 
-func (s *fakeSyncer) Sync(context.Context) (int64, error) {
+func (s *fakePromiser) Promise(context.Context) (int64, error) {
 	s.calls++
 	if s.seen != nil {
 		s.saw = append(s.saw, s.seen())
@@ -42,7 +42,7 @@ func (s *fakeSyncer) Sync(context.Context) (int64, error) {
 	return s.rev, nil
 }
 
-func reconcilerRig(t *testing.T, capacity CapacitySyncer) (*NodeVolumeReconciler, client.Client, *fakeDaemon, *string) {
+func reconcilerRig(t *testing.T, capacity CapacityPromiser) (*NodeVolumeReconciler, client.Client, *fakeDaemon, *string) {
 	t.Helper()
 	s, err := scheme.New()
 	if err != nil {
@@ -78,12 +78,13 @@ func reconcileLV(t *testing.T, rec *NodeVolumeReconciler, c client.Client) (*v1.
 	return &lv, err
 }
 
-// The Node counts a volume before its status says it exists, and the
-// status names the revision that counts it; a resize alike.
+// A volume's capacity revision is promised after the daemon made it and
+// before its status says it exists, and the status names it; a resize
+// alike.
 func TestReconcilerRecordsCapacityRevision(t *testing.T) {
-	syncer := &fakeSyncer{rev: 41}
-	rec, c, _, made := reconcilerRig(t, syncer)
-	syncer.seen = func() string {
+	promiser := &fakePromiser{rev: 41}
+	rec, c, _, made := reconcilerRig(t, promiser)
+	promiser.seen = func() string {
 		var lv v1.LogicalVolume
 		_ = c.Get(context.Background(), client.ObjectKey{Name: "pvc-1"}, &lv)
 		return *made + ", volumeID " + lv.Status.VolumeID
@@ -109,27 +110,27 @@ func TestReconcilerRecordsCapacityRevision(t *testing.T) {
 		t.Errorf("status after resize: %+v, want currentSize 2Gi and capacityRevision 43", lv.Status)
 	}
 	want := []string{"created, volumeID ", "resized, volumeID pvc-1"}
-	if len(syncer.saw) != 2 || syncer.saw[0] != want[0] || syncer.saw[1] != want[1] {
-		t.Errorf("Sync saw %q, want %q", syncer.saw, want)
+	if len(promiser.saw) != 2 || promiser.saw[0] != want[0] || promiser.saw[1] != want[1] {
+		t.Errorf("Promise saw %q, want %q", promiser.saw, want)
 	}
 
-	// Nothing changed: no Sync.
-	if _, err := reconcileLV(t, rec, c); err != nil || syncer.calls != 2 {
-		t.Errorf("a reconcile without work: %v, %d Syncs", err, syncer.calls)
+	// Nothing changed: no Promise.
+	if _, err := reconcileLV(t, rec, c); err != nil || promiser.calls != 2 {
+		t.Errorf("a reconcile without work: %v, %d Promises", err, promiser.calls)
 	}
 }
 
-// When the capacity cannot be published, the status is not written: the
-// reconcile is retried (creating is idempotent) instead of making the
-// volume known with figures that do not count it.
+// When no capacity revision can be promised, the status is not written:
+// the reconcile is retried (creating is idempotent) instead of making the
+// volume known with a revision that may not count it.
 func TestReconcilerRetriesWhenCapacityFails(t *testing.T) {
-	syncer := &fakeSyncer{err: errors.New("API server down")}
-	rec, c, _, _ := reconcilerRig(t, syncer)
+	promiser := &fakePromiser{err: errors.New("Node not found")}
+	rec, c, _, _ := reconcilerRig(t, promiser)
 	lv, err := reconcileLV(t, rec, c)
 	if err == nil || lv.Status.VolumeID != "" {
-		t.Fatalf("Sync failed, yet reconcile returned %v with status %+v", err, lv.Status)
+		t.Fatalf("Promise failed, yet reconcile returned %v with status %+v", err, lv.Status)
 	}
-	syncer.err = nil
+	promiser.err = nil
 	if lv, err = reconcileLV(t, rec, c); err != nil || lv.Status.VolumeID != "pvc-1" || lv.Status.CapacityRevision != 1 {
 		t.Errorf("the retry: %v, status %+v", err, lv.Status)
 	}
