@@ -283,22 +283,30 @@ func (g *gated) Run(ctx context.Context, name string, args ...string) (exec.Resu
 	return g.Runner.Run(ctx, name, args...)
 }
 
-// A create made while a poll's report runs neither waits for the report
-// nor is undone by it (the report, read before the create, lacks it).
-func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
-	s := exectest.New(t,
-		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
-		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
-		exectest.Step{Cmd: "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"},
-		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
-	)
-	g := &gated{Runner: s, cmd: reportCmd}
+// newGated returns a backend on the script of steps whose command line cmd
+// is held back once armed, the gate armed, and the class ssd's available
+// bytes before anything ran.
+func newGated(t *testing.T, cmd string, steps ...exectest.Step) (*Backend, *gated, int64) {
+	t.Helper()
+	g := &gated{Runner: exectest.New(t, steps...), cmd: cmd}
 	b, err := New(context.Background(), testConfig(), lvm.New(g, "lvm"), nil, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := classCap(t, b.Capacity(), "ssd").AvailableBytes
 	g.gate, g.entered = make(chan struct{}), make(chan struct{})
+	return b, g, before
+}
+
+// A create made while a poll's report runs neither waits for the report
+// nor is undone by it (the report, read before the create, lacks it).
+func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
+	b, g, before := newGated(t, reportCmd,
+		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
+		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
+		exectest.Step{Cmd: "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"},
+		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
+	)
 	refreshed := make(chan storage.Capacity)
 	go func() {
 		c, err := b.Refresh(context.Background())
@@ -324,18 +332,11 @@ func TestRefreshNeitherHoldsBackNorUndoesAChange(t *testing.T) {
 // be dropped, and in a burst it would only queue for LVM's VG lock.
 func TestRefreshSkipsTheReportWhileAChangeRuns(t *testing.T) {
 	create := "lvm lvcreate -y -n vol1 -L 1073741824b --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"
-	s := exectest.New(t,
+	b, g, before := newGated(t, create,
 		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
 		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
 		exectest.Step{Cmd: create},
 	)
-	g := &gated{Runner: s, cmd: create}
-	b, err := New(context.Background(), testConfig(), lvm.New(g, "lvm"), nil, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := classCap(t, b.Capacity(), "ssd").AvailableBytes
-	g.gate, g.entered = make(chan struct{}), make(chan struct{})
 	created := make(chan error)
 	go func() {
 		_, err := b.CreateVolume(context.Background(), storage.CreateRequest{Name: "vol1", Class: "ssd", SizeBytes: gib})

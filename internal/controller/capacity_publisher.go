@@ -196,12 +196,15 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 	for {
 		again := changed // what to mark when the write fails
 		var wrote bool
+		// A promise is kept at once, even right after another write: the
+		// extender counts its volume until the Node shows its revision.
+		var keeping bool
 		var err error
 		select {
 		case err := <-errc:
 			return err
 		case <-promises:
-			again = promises
+			again, keeping = promises, true
 			wrote, err = p.keepPromises(ctx)
 		case <-p.nodeLost: // nil, never ready, without Nodes
 			again = p.nodeLost
@@ -222,10 +225,10 @@ func (p *CapacityPublisher) follow(ctx context.Context) error {
 			p.Log.Error(err, "publishing capacity failed; retrying", "after", retry.String())
 			notify(again) // the figures are still to be written
 			wait = retry
-		case wrote && again != promises:
-			retry, wait = minInterval, minInterval
+		case wrote && keeping:
+			retry = minInterval
 		case wrote:
-			retry = minInterval // promises are kept at once
+			retry, wait = minInterval, minInterval
 		}
 		if wait > 0 {
 			if err := pause(wait); err != nil {
@@ -267,6 +270,8 @@ func (p *CapacityPublisher) refresh(ctx context.Context, since time.Time) (bool,
 // for it. The revision is above the one the (cached) Node shows, so the
 // scheduler extender counts the caller's volume itself until the write
 // lands. An error means the Node could not be read; nothing was promised.
+// Promises are kept by the running publisher (Start); one made while the
+// capacity stream reconnects is kept by the first write after it is back.
 func (p *CapacityPublisher) Promise(ctx context.Context) (int64, error) {
 	var node corev1.Node
 	if err := p.Client.Get(ctx, client.ObjectKey{Name: p.NodeName}, &node); err != nil {
