@@ -75,6 +75,10 @@ func (c *class) poolKey() string {
 // Activator gives LVs a device where LVM cannot (the development loop
 // activation, package devloop); nil means LVM's own activation.
 type Activator interface {
+	// Place chooses the extents of a new linear volume, as lvcreate's PV
+	// arguments (none: LVM chooses), and returns done, to be told how the
+	// lvcreate given them ended.
+	Place(ctx context.Context, vg, name string, size int64, tags []string) (pvs []string, done func(error))
 	Activate(ctx context.Context, vg, name string) (string, error)
 	// ActivateNew shows a volume just created, on a device cleared of the
 	// signatures a previous volume may have left there.

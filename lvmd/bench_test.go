@@ -121,7 +121,8 @@ func BenchmarkWatchAfterVGExtend(b *testing.B) {
 
 // BenchmarkDevLoopBurst is the node side of issue #5's provisioning
 // benchmark on one node: 33 volumes of 1 GiB created at once on one VG with
-// the development loop activation, then removed at once. It prints the wall
+// the development loop activation, then removed at once, then the same one
+// volume after the other. It prints the wall
 // time of each burst, the per-call p50/max and the CPU time of the process
 // and its children (lvmd runs in process; its lvm and losetup commands are
 // children) per volume.
@@ -139,27 +140,38 @@ func BenchmarkDevLoopBurst(b *testing.B) {
 	})
 	r.cfg.Activation = config.ActivationDevelopmentLoop
 	r.cfg.PollInterval.Duration = time.Second
-	burst := func(what string, op func(name string) error) {
+	// run calls op for every volume, all at once (a burst) or one after
+	// the other (as volumes arrive spread out, when no read is shared).
+	run := func(what string, atOnce bool, op func(name string) error) {
 		lat := make([]time.Duration, n)
 		cpu0 := cpuTime()
 		t0 := time.Now()
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Add(1)
-			go func() {
+			call := func() {
 				defer wg.Done()
 				s := time.Now()
 				if err := op(fmt.Sprintf("burst%02d", i)); err != nil {
 					b.Error(err)
 				}
 				lat[i] = time.Since(s)
-			}()
+			}
+			if atOnce {
+				go call()
+			} else {
+				call()
+			}
 		}
 		wg.Wait()
 		wall := time.Since(t0)
 		cpu := cpuTime() - cpu0
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		fmt.Printf("  %s of %d at once: all done in %s, per call p50 %s max %s, CPU %s per volume\n", what, n,
+		how := "at once"
+		if !atOnce {
+			how = "one by one"
+		}
+		fmt.Printf("  %s of %d %s: all done in %s, per call p50 %s max %s, CPU %s per volume\n", what, n, how,
 			wall.Round(time.Millisecond), lat[n/2].Round(time.Millisecond), lat[n-1].Round(time.Millisecond), (cpu / time.Duration(n)).Round(100*time.Microsecond))
 		b.ReportMetric(wall.Seconds(), what+"-all-s")
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(n), what+"-cpu-ms/vol")
@@ -167,14 +179,18 @@ func BenchmarkDevLoopBurst(b *testing.B) {
 	c := context.Background()
 	forEachLVMMode(r, func(mode, tag string) {
 		fmt.Printf("\ndevelopment loop activation, burst on one VG, %s (load %s)\n", mode, loadavg())
-		burst("create-"+tag, func(name string) error {
+		create := func(name string) error {
 			_, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: name, SizeBytes: gib})
 			return err
-		})
-		burst("remove-"+tag, func(name string) error {
+		}
+		remove := func(name string) error {
 			_, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: name})
 			return err
-		})
+		}
+		run("create-"+tag, true, create)
+		run("remove-"+tag, true, remove)
+		run("create-seq-"+tag, false, create)
+		run("remove-seq-"+tag, false, remove)
 	})
 }
 

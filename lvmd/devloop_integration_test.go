@@ -312,3 +312,52 @@ func TestIntegrationDevelopmentLoopRemoveAfterDeviceReused(t *testing.T) {
 		t.Errorf("loop devices left over the PV: %v", l)
 	}
 }
+
+// lvmd chooses each new volume's extents from what it last read and did;
+// an LV made behind its back on those extents makes LVM refuse them, and
+// the create must still succeed, with a device over the volume's own
+// extents and the other LV untouched.
+func TestIntegrationDevelopmentLoopCreateAfterExtentsTakenBehindItsBack(t *testing.T) {
+	r, pv := newDevLoopRig(t)
+	c := testutil.Context(t)
+	if _, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "first", SizeBytes: 8 * mib}); err != nil {
+		t.Fatal(err)
+	}
+	r.env.LVM(t, "lvcreate", "-y", "-n", "foreign", "-L", "8m", r.vg) // the extents after "first"
+	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "second", SizeBytes: 8 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := blockSize(t, v.Volume.Path); got != 8*mib {
+		t.Errorf("device %s is %d bytes, want 8 MiB", v.Volume.Path, got)
+	}
+	peStart, _ := strconv.ParseInt(strings.TrimSpace(r.env.LVM(t, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", pv)), 10, 64)
+	ranges := map[string]string{}
+	for _, name := range []string{"first", "foreign", "second"} {
+		ranges[name] = strings.TrimSpace(r.env.LVM(t, "lvs", "--noheadings", "-o", "seg_pe_ranges", r.vg+"/"+name))
+	}
+	start, _, _ := strings.Cut(strings.TrimPrefix(ranges["second"], pv+":"), "-")
+	pe, err := strconv.ParseInt(start, 10, 64)
+	if err != nil {
+		t.Fatalf("extents of second %q: %v", ranges["second"], err)
+	}
+	off := strings.TrimSpace(testutil.Run(t, nil, "losetup", "--noheadings", "--output", "OFFSET", v.Volume.Path))
+	if off != strconv.FormatInt(peStart+pe*4*mib, 10) {
+		t.Errorf("second's device at offset %s, its extents (%s) start at %d", off, ranges["second"], peStart+pe*4*mib)
+	}
+	if ranges["foreign"] == ranges["second"] || ranges["foreign"] == ranges["first"] {
+		t.Errorf("extents: %v", ranges)
+	}
+	if names := r.lvNames(); len(names) != 3 {
+		t.Errorf("LVs = %v, want first, foreign, second", names)
+	}
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := loopsOver(t, pv); len(l) != 0 {
+		t.Errorf("loop devices left over the PV: %v", l)
+	}
+}

@@ -80,7 +80,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	} else {
 		args.Stripes, args.StripeSize = c.Stripes, c.StripeSize
 	}
-	err = b.lvm.Create(ctx, args)
+	err = b.create(ctx, args)
 	if err != nil {
 		b.settle(c, p.footprint, key, nil)
 		if errors.Is(err, storage.ErrExists) {
@@ -102,6 +102,25 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	return storage.Volume{
 		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: path, Health: storage.HealthHealthy,
 	}, nil
+}
+
+// create runs lvcreate. With the development activation, a plain linear
+// volume goes where the activator places it; when LVM refuses those
+// extents (the activator's picture was stale), LVM chooses.
+func (b *Backend) create(ctx context.Context, args lvm.CreateArgs) error {
+	if b.dev == nil || args.ThinPool != "" || args.Stripes > 1 || len(args.Options) > 0 {
+		return b.lvm.Create(ctx, args)
+	}
+	var done func(error)
+	args.PVs, done = b.dev.Place(ctx, args.VG, args.Name, args.SizeBytes, args.Tags)
+	err := b.lvm.Create(ctx, args)
+	done(err)
+	if err != nil && len(args.PVs) > 0 && !errors.Is(err, storage.ErrExists) {
+		b.log.Info("lvcreate refused the extents chosen for it; letting LVM choose", "volume", args.VG+"/"+args.Name, "extents", args.PVs, "error", err.Error())
+		args.PVs = nil
+		err = b.lvm.Create(ctx, args)
+	}
+	return err
 }
 
 // withDevPath fills in the development activation's device of a volume.

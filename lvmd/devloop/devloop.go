@@ -47,6 +47,9 @@ type Activator struct {
 	// the lvcreates for LVM's VG lock. A caller is served by a report that
 	// started after it asked, which shows its own lvcreate.
 	segs freshread.Group[struct{}, []lvm.PVSegment]
+	// space places creates and finds the extents of removals without a
+	// report, from the last one and this process's changes since.
+	space space
 
 	// seen remembers the loop device last attached or found over each
 	// "pv@offset", so that a removal needs no listing of every loop device
@@ -65,7 +68,32 @@ func New(run exec.Runner, l *lvm.Client) *Activator {
 // segments returns the segments of every PV LVM sees, from a report that
 // started after the call (shared: read only).
 func (a *Activator) segments(ctx context.Context) ([]lvm.PVSegment, error) {
-	return a.segs.Do(ctx, struct{}{}, a.lvm.PVSegments)
+	return a.segs.Do(ctx, struct{}{}, func(ctx context.Context) ([]lvm.PVSegment, error) {
+		since := a.space.generation()
+		segs, err := a.lvm.PVSegments(ctx)
+		if err == nil {
+			a.space.load(segs, since)
+		}
+		return segs, err
+	})
+}
+
+// Place chooses the extents of a new linear volume of size bytes in vg
+// (the first run that holds it, so that every volume is one run) and
+// returns them as lvcreate's PV argument, and done, which must be told how
+// the lvcreate ended. No argument (LVM chooses) when no run holds it.
+func (a *Activator) Place(ctx context.Context, vg, name string, size int64, tags []string) ([]string, func(error)) {
+	pl, ok := a.space.place(vg, name, size, tags)
+	if !ok {
+		// Not read yet, or full by a picture that may miss removals.
+		if _, err := a.segments(ctx); err != nil {
+			return nil, func(error) {}
+		}
+		if pl, ok = a.space.place(vg, name, size, tags); !ok {
+			return nil, func(error) {}
+		}
+	}
+	return []string{pvArg(pl.seg)}, func(err error) { a.space.done(pl, err == nil) }
 }
 
 // ErrNotContiguous: the LV's extents are not one run on one PV.
@@ -187,11 +215,15 @@ func (a *Activator) recalled(pv string, offset int64) string {
 // so it attaches at once, then clears the device's first and last MiB, as
 // lvcreate does on real LVM (-Z/-W): the extents may still hold the
 // filesystem of a volume removed before, which would make mkfs's safety
-// checks refuse the device. Two commands fewer than Activate + wipefs.
+// checks refuse the device. Two commands fewer than Activate + wipefs, and
+// three fewer when Place chose the extents: LVM took exactly those.
 func (a *Activator) ActivateNew(ctx context.Context, vg, name string) (string, error) {
-	seg, err := a.segment(ctx, vg, name)
-	if err != nil {
-		return "", err
+	seg, ok := a.space.find(vg, name)
+	if !ok {
+		var err error
+		if seg, err = a.segment(ctx, vg, name); err != nil {
+			return "", err
+		}
 	}
 	dev, err := a.attach(ctx, seg)
 	if err != nil {
@@ -218,23 +250,32 @@ func zeroEnds(dev string, size int64) error {
 }
 
 // Deactivate detaches the loop device of vg/name, if any, when the LV
-// carries every one of tags (the caller's proof of ownership, read in the
-// same report as the extents). A missing LV, or one without the tags, is
-// not an error: there is nothing of ours to detach.
+// carries every one of tags (the caller's proof of ownership, read with the
+// extents: from the report, or from the create that placed them). A missing
+// LV, or one without the tags, is not an error: there is nothing of ours to
+// detach.
 func (a *Activator) Deactivate(ctx context.Context, vg, name string, tags ...string) error {
-	seg, err := a.segment(ctx, vg, name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
+	seg, ok := a.space.find(vg, name)
+	if !ok {
+		var err error
+		seg, err = a.segment(ctx, vg, name)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for _, t := range tags {
 		if !slices.Contains(seg.Tags, t) {
 			return nil
 		}
 	}
-	return a.detach(ctx, seg.PV, seg.Offset)
+	if err := a.detach(ctx, seg.PV, seg.Offset); err != nil {
+		return err
+	}
+	a.space.remove(seg)
+	return nil
 }
 
 func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {

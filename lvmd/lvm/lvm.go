@@ -108,6 +108,9 @@ type CreateArgs struct {
 	// Options come from an administrator-written options class, verbatim.
 	Options []string
 	Tags    []string
+	// PVs limit the allocation to these physical volumes or extent ranges
+	// of them ("/dev/sdb:100-355"); empty lets LVM choose.
+	PVs []string
 }
 
 // Create runs lvcreate.
@@ -128,7 +131,7 @@ func (c *Client) Create(ctx context.Context, a CreateArgs) error {
 	for _, t := range a.Tags {
 		args = append(args, "--addtag", t)
 	}
-	_, err := c.lvm(ctx, append(args, a.VG)...)
+	_, err := c.lvm(ctx, append(append(args, a.VG), a.PVs...)...)
 	return err
 }
 

@@ -14,8 +14,12 @@ type PVSegment struct {
 	LV string // empty for free space
 	// Tags are the tags of LV.
 	Tags []string
+	// Start and Extents locate the run in extents of ExtentSize bytes,
+	// counted from PEStart, the byte where the PV's first extent begins.
+	Start, Extents      int64
+	PEStart, ExtentSize int64
 	// Offset and Size locate the run on the PV device, in bytes:
-	// pe_start + start extent x extent size, and extents x extent size.
+	// PEStart + Start x ExtentSize, and Extents x ExtentSize.
 	Offset, Size int64
 }
 
@@ -60,7 +64,8 @@ func ParsePVSegments(out []byte) ([]PVSegment, error) {
 			if s.PV == "" || extent <= 0 || start > (1<<62)/extent || size > (1<<62)/extent {
 				return nil, fmt.Errorf("parse LVM PV segment report: implausible segment %+v", s)
 			}
-			seg := PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Offset: peStart + start*extent, Size: size * extent}
+			seg := PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Start: start, Extents: size, PEStart: peStart, ExtentSize: extent,
+				Offset: peStart + start*extent, Size: size * extent}
 			if s.Tags != "" {
 				seg.Tags = strings.Split(s.Tags, ",")
 			}
