@@ -173,8 +173,13 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.c.Delete(ctx, lv); err != nil {
-		return client.IgnoreNotFound(err)
+	// A volume being deleted already is not deleted again: csi-provisioner
+	// retries DeleteVolume for many volumes of a burst (it syncs a volume
+	// again before it has seen its own finalizer go).
+	if lv.DeletionTimestamp.IsZero() {
+		if err := s.c.Delete(ctx, lv); err != nil {
+			return client.IgnoreNotFound(err)
+		}
 	}
 	// Wait until the cache has seen the deletion, so that what this
 	// controller answers next (ListSnapshots, a retried CreateVolume) does
