@@ -14,7 +14,8 @@ import (
 
 // CleanupEphemeral removes inline ephemeral volumes that nothing mounts any
 // more: left behind when the plugin was down while their pod went away. It
-// runs at start, before the plugin serves.
+// runs at start, before the plugin serves, and fills the index of the
+// ephemeral volumes that unpublishing consults.
 func (n *Node) CleanupEphemeral(ctx context.Context) error {
 	list, err := n.daemon.ListVolumes(ctx, &api.ListVolumesRequest{})
 	if err != nil {
@@ -24,6 +25,7 @@ func (n *Node) CleanupEphemeral(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read mounts: %w", err)
 	}
+	n.eph.fill(n.d, list.GetVolumes())
 	for _, v := range list.GetVolumes() {
 		if !n.d.IsEphemeralName(v.GetName()) || inUse(v, mounts) {
 			continue
@@ -31,6 +33,7 @@ func (n *Node) CleanupEphemeral(ctx context.Context) error {
 		if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
 			return fmt.Errorf("remove leftover ephemeral volume %s: %w", v.GetName(), err)
 		}
+		n.eph.remove(v.GetName())
 		n.log.Info("removed leftover ephemeral volume", "name", v.GetName())
 	}
 	return nil

@@ -32,6 +32,7 @@ type Node struct {
 	log        logr.Logger
 	// unpublished, when set, hears of every volume unpublished here.
 	unpublished func(volumeID string)
+	eph         ephemeralIndex
 }
 
 // NewNode returns the Node service.
@@ -122,6 +123,31 @@ func (n *Node) published(ctx context.Context, id string, vc map[string]string) (
 	return n.volume(ctx, id)
 }
 
+// current returns the volume with CSI volume ID id as the daemon reads it
+// now (GetVolume: btrfsd syncs its usage counters first; a listing does
+// not). The kubelet asks for every volume's stats every minute, so it is
+// looked up where it most likely is — the class the ephemeral index knows,
+// else the default one — and the daemon's volumes are listed only when it
+// is not there.
+func (n *Node) current(ctx context.Context, id string) (*api.Volume, error) {
+	name, class := id, ""
+	if c, found, _ := n.eph.lookup(n.d.EphemeralName(id)); found {
+		name, class = n.d.EphemeralName(id), c
+	}
+	if resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: name, DeviceClass: class}); err == nil && resp.GetVolume() != nil {
+		return resp.GetVolume(), nil
+	}
+	vol, err := n.volume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: vol.GetName(), DeviceClass: vol.GetDeviceClass()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return fresh.GetVolume(), nil
+}
+
 // NodePublishVolume implements CSI.
 func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	id := req.GetVolumeId()
@@ -193,6 +219,7 @@ func (n *Node) createEphemeral(ctx context.Context, id string, req *csi.NodePubl
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	n.eph.add(resp.GetVolume().GetName(), resp.GetVolume().GetDeviceClass())
 	n.log.Info("created inline ephemeral volume", "volumeID", id, "name", resp.GetVolume().GetName(), "sizeBytes", size)
 	return resp.GetVolume(), nil
 }
@@ -215,16 +242,17 @@ func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVo
 		n.unpublished(id)
 	}
 	// An inline ephemeral volume lives as long as its publication; it may
-	// be in any class its attributes named, so it is looked up, not guessed.
-	v, err := n.volume(ctx, id)
-	if err != nil && status.Code(err) != codes.NotFound {
+	// be in any class its attributes named, which the index remembers.
+	name, class, found, err := n.ephemeral(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil && n.d.IsEphemeralName(v.GetName()) {
-		if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: v.GetName(), DeviceClass: v.GetDeviceClass()}); err != nil {
+	if found {
+		if _, err := n.daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: name, DeviceClass: class}); err != nil {
 			return nil, toStatus(err)
 		}
-		n.log.Info("removed inline ephemeral volume", "volumeID", id, "name", v.GetName())
+		n.eph.remove(name)
+		n.log.Info("removed inline ephemeral volume", "volumeID", id, "name", name)
 	}
 	return &csi.NodeUnpublishVolumeResponse{}, nil
 }
@@ -238,7 +266,7 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 	if _, err := os.Stat(p); err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume path %q: %v", p, err)
 	}
-	vol, err := n.volume(ctx, id)
+	vol, err := n.current(ctx, id)
 	if status.Code(err) == codes.NotFound {
 		// Published, but gone from the node: the kubelet reports the
 		// condition as an event on the pod; there is nothing to measure.
@@ -249,13 +277,6 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 	if err != nil {
 		return nil, err
 	}
-	// GetVolume gives current usage (btrfsd syncs before reading its
-	// qgroup counters; a listing does not).
-	fresh, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: vol.GetName(), DeviceClass: vol.GetDeviceClass()})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	vol = fresh.GetVolume()
 	cond := &csi.VolumeCondition{Message: "healthy"}
 	if vol.GetHealth() != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
 		cond = &csi.VolumeCondition{Abnormal: true, Message: vol.GetHealthMessage()}

@@ -105,8 +105,10 @@ func (d *countingDaemon) GetVolume(ctx context.Context, r *api.GetVolumeRequest,
 	return resp, nil
 }
 
-// okPublisher publishes anything.
+// okPublisher publishes and unpublishes anything.
 type okPublisher struct{ Publisher }
+
+func (okPublisher) Unpublish(context.Context, string) error { return nil }
 
 func (okPublisher) Publish(context.Context, *api.Volume, string, *csi.VolumeCapability, bool) error {
 	return nil
@@ -148,5 +150,80 @@ func TestNodePublishFindsTheVolume(t *testing.T) {
 		VolumeId: "pvc-1", TargetPath: dir + "/target", VolumeCapability: mount, VolumeContext: map[string]string{d.Param(ParamDeviceClass): "ssd"}})
 	if code(err) != codes.NotFound || daemon.gets != 1 || daemon.lists != 1 {
 		t.Errorf("missing volume: %v after %d lookups and %d listings, want NotFound after 1 and 1", err, daemon.gets, daemon.lists)
+	}
+}
+
+// ephemeralDaemon makes and removes volumes over countingDaemon, recording
+// the removals as "class/name".
+type ephemeralDaemon struct {
+	countingDaemon
+	removed []string
+}
+
+func (d *ephemeralDaemon) CreateVolume(_ context.Context, r *api.CreateVolumeRequest, _ ...grpc.CallOption) (*api.VolumeResponse, error) {
+	v := &api.Volume{Name: r.GetName(), DeviceClass: r.GetDeviceClass(), Path: "/dev/loop7", Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}
+	d.vols = append(d.vols, v)
+	return &api.VolumeResponse{Volume: v}, nil
+}
+
+func (d *ephemeralDaemon) RemoveVolume(_ context.Context, r *api.RemoveVolumeRequest, _ ...grpc.CallOption) (*api.RemoveVolumeResponse, error) {
+	d.removed = append(d.removed, r.GetDeviceClass()+"/"+r.GetName())
+	d.vols = slices.DeleteFunc(d.vols, func(v *api.Volume) bool { return v.Name == r.GetName() })
+	return &api.RemoveVolumeResponse{}, nil
+}
+
+// Unpublishing, every pod's teardown, lists the daemon's volumes only until
+// the node knows its ephemeral volumes (one listing, normally the start's
+// clean-up); then it removes exactly the ephemeral ones, in their class.
+func TestNodeUnpublishKnowsItsEphemeralVolumes(t *testing.T) {
+	dir := t.TempDir()
+	d := LVMDriver("topolvm.io")
+	daemon := &ephemeralDaemon{countingDaemon: countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{
+		{Name: "pvc-1", DeviceClass: "ssd"},
+		{Name: d.EphemeralName("csi-old"), DeviceClass: "hdd"}, // published before a restart
+	}}}}
+	n := NewNode(d, "n1", daemon, okPublisher{}, dir, logr.Discard())
+	unpublish := func(id string) {
+		t.Helper()
+		if _, err := n.NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: dir + "/" + id}); err != nil {
+			t.Fatalf("unpublish %s: %v", id, err)
+		}
+	}
+	unpublish("pvc-1")
+	unpublish("pvc-2")
+	if daemon.lists != 1 || len(daemon.removed) != 0 {
+		t.Fatalf("two persistent unpublishes: %d listings, removed %v; want 1 listing and nothing removed", daemon.lists, daemon.removed)
+	}
+	mount := &csi.VolumeCapability{AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER}}
+	if _, err := n.NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{VolumeId: "csi-new", TargetPath: dir + "/csi-new",
+		VolumeCapability: mount, VolumeContext: map[string]string{ParamEphemeral: "true", d.Param(ParamDeviceClass): "ssd"}}); err != nil {
+		t.Fatal(err)
+	}
+	unpublish("csi-new")
+	unpublish("csi-old")
+	unpublish("csi-old") // a retry: already removed
+	want := []string{"ssd/" + d.EphemeralName("csi-new"), "hdd/" + d.EphemeralName("csi-old")}
+	if daemon.lists != 1 || !slices.Equal(daemon.removed, want) {
+		t.Errorf("after the ephemeral unpublishes: %d listings, removed %v; want 1 listing and %v", daemon.lists, daemon.removed, want)
+	}
+}
+
+// The kubelet asks every volume's stats every minute: a volume is read with
+// one lookup, and the node's volumes are listed only for one not found so.
+func TestNodeStatsLookUpBeforeListing(t *testing.T) {
+	dir := t.TempDir()
+	daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{{Name: "pvc-1", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}}}}
+	n := NewNode(BtrfsDriver("topols.io"), "n1", daemon, NewDirPublisher(nil), dir, logr.Discard())
+	for _, tc := range []struct {
+		id          string
+		gets, lists int
+	}{{"pvc-1", 1, 0}, {"pvc-gone", 2, 1}} {
+		if _, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: tc.id, VolumePath: dir}); err != nil {
+			t.Fatalf("%s: %v", tc.id, err)
+		}
+		if daemon.gets != tc.gets || daemon.lists != tc.lists {
+			t.Errorf("%s: %d lookups and %d listings so far, want %d and %d", tc.id, daemon.gets, daemon.lists, tc.gets, tc.lists)
+		}
 	}
 }
