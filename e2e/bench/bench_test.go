@@ -176,20 +176,31 @@ func benchDriver(ctx context.Context, r *Runner, d Driver, meter func() *Meter) 
 
 // stepCounter returns a function printing the fast binding steps
 // topolvm-controller took since the last call (the rest were
-// kube-controller-manager's).
+// kube-controller-manager's), and the scheduler extender's work.
 func stepCounter(ctx context.Context, r *Runner, d Driver) func() {
 	last, err := FastBindingSteps(ctx, r.CS, d)
 	if err != nil {
 		fmt.Printf("    fast binding steps: %v\n", err)
 	}
+	lastExt, err := ReadExtender(ctx, r.CS)
+	if err != nil {
+		fmt.Printf("    scheduler extender: %v\n", err)
+	}
 	return func() {
-		now, err := FastBindingSteps(ctx, r.CS, d)
-		if err != nil {
+		if now, err := FastBindingSteps(ctx, r.CS, d); err != nil {
 			fmt.Printf("    fast binding steps: %v\n", err)
-			return
+		} else {
+			fmt.Printf("    fast binding steps taken by topolvm-controller: %s\n", StepsSince(last, now))
+			last = now
 		}
-		fmt.Printf("    fast binding steps taken by topolvm-controller: %s\n", StepsSince(last, now))
-		last = now
+		if now, err := ReadExtender(ctx, r.CS); err != nil {
+			fmt.Printf("    scheduler extender: %v\n", err)
+		} else {
+			if s := now.Since(lastExt); s != "" {
+				fmt.Printf("    scheduler extender: %s\n", s)
+			}
+			lastExt = now
+		}
 	}
 }
 

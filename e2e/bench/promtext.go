@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// sampleLine is one labelled sample in Prometheus' text format.
-var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} ([0-9.eE+-]+)$`)
+// sampleLine is one sample, labelled or not, in Prometheus' text format.
+var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? ([0-9.eE+-]+)$`)
 
 var labelPair = regexp.MustCompile(`(\w+)="([^"]*)"`)
 
@@ -17,7 +17,7 @@ type sample struct {
 	value  float64
 }
 
-// samples returns the labelled samples of the metric name in a /metrics
+// samples returns the samples of the metric name in a /metrics
 // page (Prometheus' text format).
 func samples(text, name string) []sample {
 	var out []sample
