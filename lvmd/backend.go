@@ -84,8 +84,9 @@ type Activator interface {
 	// signatures a previous volume may have left there.
 	ActivateNew(ctx context.Context, vg, name string) (string, error)
 	// Deactivate takes the device away from vg/name if the LV carries all
-	// of tags (checked in the same read that finds its extents).
-	Deactivate(ctx context.Context, vg, name string, tags ...string) error
+	// of tags (checked in the same read that finds its extents), and
+	// returns done, to be told whether the LV was then removed.
+	Deactivate(ctx context.Context, vg, name string, tags ...string) (done func(removed bool), err error)
 	Reconcile(ctx context.Context, vgs []string, want func(vg, name string) bool) (map[string]string, error)
 }
 

@@ -376,14 +376,16 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string) erro
 	if b.hasSnapshots(c.VolumeGroup, name) {
 		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
 	}
+	deactivated := func(bool) {}
 	if b.dev != nil {
 		// Only a volume of ours loses its device: the tags are checked in
 		// the report that locates it, so no lvs of its own is needed.
-		if err := b.dev.Deactivate(ctx, c.VolumeGroup, name, tags(c)...); err != nil {
+		if deactivated, err = b.dev.Deactivate(ctx, c.VolumeGroup, name, tags(c)...); err != nil {
 			return storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
 		}
 	}
 	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name)
+	deactivated(removed || errors.Is(err, storage.ErrNotFound))
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil

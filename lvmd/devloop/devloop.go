@@ -218,7 +218,7 @@ func (a *Activator) recalled(pv string, offset int64) string {
 // checks refuse the device. Two commands fewer than Activate + wipefs, and
 // three fewer when Place chose the extents: LVM took exactly those.
 func (a *Activator) ActivateNew(ctx context.Context, vg, name string) (string, error) {
-	seg, ok := a.space.find(vg, name)
+	seg, ok := a.space.takePlaced(vg, name)
 	if !ok {
 		var err error
 		if seg, err = a.segment(ctx, vg, name); err != nil {
@@ -253,29 +253,34 @@ func zeroEnds(dev string, size int64) error {
 // carries every one of tags (the caller's proof of ownership, read with the
 // extents: from the report, or from the create that placed them). A missing
 // LV, or one without the tags, is not an error: there is nothing of ours to
-// detach.
-func (a *Activator) Deactivate(ctx context.Context, vg, name string, tags ...string) error {
+// detach. done must be told whether the LV was then removed: its extents
+// are free in the picture from then on, not before (a report read while
+// lvremove runs still shows the LV).
+func (a *Activator) Deactivate(ctx context.Context, vg, name string, tags ...string) (done func(removed bool), err error) {
+	nothing := func(bool) {}
 	seg, ok := a.space.find(vg, name)
 	if !ok {
-		var err error
 		seg, err = a.segment(ctx, vg, name)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil
+			return nothing, nil
 		}
 		if err != nil {
-			return err
+			return nothing, err
 		}
 	}
 	for _, t := range tags {
 		if !slices.Contains(seg.Tags, t) {
-			return nil
+			return nothing, nil
 		}
 	}
 	if err := a.detach(ctx, seg.PV, seg.Offset); err != nil {
-		return err
+		return nothing, err
 	}
-	a.space.remove(seg)
-	return nil
+	return func(removed bool) {
+		if removed {
+			a.space.remove(seg)
+		}
+	}, nil
 }
 
 func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {

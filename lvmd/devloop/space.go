@@ -20,7 +20,7 @@ import (
 // could make it wrong — another program changing the VGs, a report read
 // while changes ran — costs a retry, not a wrong volume.
 type space struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards everything below
 	loaded bool
 	pvs    []*pvSpace // in report order, which is first-fit order
 	// gen numbers this process's changes; changes keeps those a report
@@ -29,6 +29,10 @@ type space struct {
 	changes []change
 	// reportGen is the gen when the loaded report started.
 	reportGen uint64
+	// placed holds the segments of volumes created where place put them,
+	// by "vg/lv", until ActivateNew takes them: only those are known
+	// without a report (any other create was placed by LVM).
+	placed map[string]lvm.PVSegment
 }
 
 type pvSpace struct {
@@ -101,26 +105,32 @@ func (s *space) load(segs []lvm.PVSegment, since uint64) {
 			continue // the report shows it
 		}
 		kept = append(kept, c)
-		if p := byPV[c.pv]; p != nil {
-			p.apply(c)
+		if p := byPV[c.pv]; p != nil && !p.apply(c) && !c.pending {
+			// A volume we made is on extents the report gives another:
+			// the picture cannot be trusted until the next report. (A
+			// pending create's extents taken so will be refused by LVM.)
+			s.loaded = false
 		}
 	}
 	s.changes = kept
 }
 
-// apply lays one change over the picture; it is idempotent.
-func (p *pvSpace) apply(c change) {
+// apply lays one change over the picture; it is idempotent. It returns
+// false when a volume's extents are another's in the picture (it then
+// leaves the picture as it was).
+func (p *pvSpace) apply(c change) bool {
 	if c.removed {
 		p.used = slices.DeleteFunc(p.used, func(u span) bool { return u.lv == c.span.lv && u.start == c.span.start })
-		return
+		return true
 	}
 	for _, u := range p.used {
 		if u.start < c.span.start+c.span.count && c.span.start < u.start+u.count {
-			return // shown already, or the report says the extents are taken
+			return u.lv == c.span.lv && u.start == c.span.start // shown already, or another's
 		}
 	}
 	i, _ := slices.BinarySearchFunc(p.used, c.span.start, func(u span, start int64) int { return cmp.Compare(u.start, start) })
 	p.used = slices.Insert(p.used, i, c.span)
+	return true
 }
 
 // place chooses the first free run of extents in vg that holds size bytes
@@ -171,10 +181,16 @@ func (s *space) done(pl placement, created bool) {
 		if created {
 			s.gen++
 			s.changes[i].gen, s.changes[i].pending = s.gen, false
+			if s.placed == nil {
+				s.placed = map[string]lvm.PVSegment{}
+			}
+			s.placed[pl.seg.VG+"/"+pl.seg.LV] = pl.seg
 			return
 		}
 		c := s.changes[i]
 		s.changes = slices.Delete(s.changes, i, i+1)
+		// pl.pv may be of a picture replaced since; this one is dropped
+		// anyway, as LVM has just contradicted it or it no longer matters.
 		c.removed = true
 		pl.pv.apply(c)
 		s.loaded = false
@@ -206,10 +222,22 @@ func (s *space) find(vg, lv string) (lvm.PVSegment, bool) {
 	return found[0], true
 }
 
-// remove records that vg/lv's extents at seg are being freed.
+// takePlaced returns, once, the segment of a volume created where place
+// put it.
+func (s *space) takePlaced(vg, lv string) (lvm.PVSegment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seg, ok := s.placed[vg+"/"+lv]
+	delete(s.placed, vg+"/"+lv)
+	return seg, ok
+}
+
+// remove records that the LV of seg is gone: called after its lvremove
+// succeeded, so that a report starting later shows it gone too.
 func (s *space) remove(seg lvm.PVSegment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.placed, seg.VG+"/"+seg.LV)
 	s.gen++
 	c := change{gen: s.gen, pv: seg.PV, span: span{start: seg.Start, count: seg.Extents, lv: seg.LV}, removed: true}
 	s.changes = append(s.changes, c)

@@ -98,25 +98,58 @@ func TestSpaceKeepsChangesAReportMayMiss(t *testing.T) {
 	wantAt(t, &s, "pending", "1", 53, 5) // pending creates hold until done
 	s.done(pending, true)
 
-	s.load(report(), 0) // older than the one loaded: ignored
-	wantAt(t, &s, "pending", "1", 53, 5)
+	s.load(append(report(), seg("2", "ghost", 0, 1)), 0) // older than the one loaded: ignored
+	if _, ok := s.find("tvg", "ghost"); ok {
+		t.Error("a report older than the loaded one was loaded")
+	}
 }
 
-func TestSpaceRemovalFreesTheExtents(t *testing.T) {
+// A removal counts from when lvremove returned: a report read while it ran
+// still shows the volume; one that started before it returned cannot bring
+// it back afterwards, nor hide a create placed on its extents since.
+func TestSpaceRemovalCountsFromItsEnd(t *testing.T) {
 	var s space
 	s.load(report(), 0)
-	since := s.generation()
 	lv1, _ := s.find("tvg", "lv1")
-	s.remove(lv1)
+	during := s.generation() // a report starting while lvremove runs
+	s.remove(lv1)            // lvremove returned
 	if _, ok := s.find("tvg", "lv1"); ok {
 		t.Error("a removed volume is still found")
 	}
-	s.load(report(), since) // started before the removal, still shows lv1
+	w := mustPlace(t, &s, "w", 50)
+	wantAt(t, &s, "w", "1", 0, 50)
+	s.load(report(), during) // shows lv1, not w
 	if _, ok := s.find("tvg", "lv1"); ok {
-		t.Error("a report older than the removal brought the volume back")
+		t.Error("a report read during the removal brought the volume back")
 	}
-	mustPlace(t, &s, "a", 50)
-	wantAt(t, &s, "a", "1", 0, 50)
+	wantAt(t, &s, "w", "1", 0, 50)
+	s.done(w, true)
+	if seg, ok := s.takePlaced("tvg", "w"); !ok || seg.Start != 0 || seg.Extents != 50 {
+		t.Errorf("placed w = %+v, %v", seg, ok)
+	}
+	if _, ok := s.takePlaced("tvg", "w"); ok {
+		t.Error("a placement was taken twice")
+	}
+}
+
+// A volume we made, on extents a later report gives another volume: the
+// picture is dropped until a report is read again.
+func TestSpaceDropsAContradictedPicture(t *testing.T) {
+	var s space
+	s.load(report(), 0)
+	since := s.generation()
+	a := mustPlace(t, &s, "a", 10)
+	s.done(a, true)
+	s.load(append(report()[:2], seg("1", "other", 53, 10), seg("1", "", 63, 192), seg("2", "", 0, 127)), since)
+	if _, ok := s.place("tvg", "b", ext, nil); ok {
+		t.Error("placed on a picture a report contradicted")
+	}
+	if _, ok := s.find("tvg", "a"); ok {
+		t.Error("found a volume in a picture a report contradicted")
+	}
+	if _, ok := s.takePlaced("tvg", "unplaced"); ok {
+		t.Error("a volume that was not placed is known without a report")
+	}
 }
 
 func TestSpaceFindsOnlyOneRun(t *testing.T) {
