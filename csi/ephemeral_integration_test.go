@@ -24,7 +24,8 @@ import (
 // service over a real btrfsd (no API server is needed for inline volumes):
 // an inline volume is made on publish and removed on unpublish; one whose pod
 // went away while the plugin was down (unmounted behind its back) is removed
-// by the clean-up a restarted plugin runs, and one still mounted is kept.
+// by the clean-up a restarted plugin runs, and one still mounted is kept
+// until its unpublish.
 func TestIntegrationEphemeralBtrfsNoLeakAcrossRestart(t *testing.T) {
 	testutil.RequireRoot(t)
 	mnt := testutil.Btrfs(t, 512<<20, true)
@@ -83,7 +84,8 @@ func TestIntegrationEphemeralBtrfsNoLeakAcrossRestart(t *testing.T) {
 	gone := publish("csi-gone")
 	kept := publish("csi-kept")
 	testutil.Unmount(t, gone) // the pod went away while the plugin was down
-	if err := newNode().CleanupEphemeral(c); err != nil {
+	restarted := newNode()
+	if err := restarted.CleanupEphemeral(c); err != nil {
 		t.Fatal(err)
 	}
 	l, _ := client.ListVolumes(c, &api.ListVolumesRequest{})
@@ -92,5 +94,13 @@ func TestIntegrationEphemeralBtrfsNoLeakAcrossRestart(t *testing.T) {
 	}
 	if _, err := os.Stat(kept); err != nil {
 		t.Errorf("the kept volume's mount: %v", err)
+	}
+	// The restarted plugin knows the volume it kept: its pod's teardown
+	// removes it.
+	if _, err := restarted.NodeUnpublishVolume(c, &csi.NodeUnpublishVolumeRequest{VolumeId: "csi-kept", TargetPath: kept}); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 0 {
+		t.Errorf("%d volumes after the kept volume's unpublish, want 0", count())
 	}
 }

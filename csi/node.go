@@ -134,8 +134,15 @@ func (n *Node) current(ctx context.Context, id string) (*api.Volume, error) {
 	if c, found, _ := n.eph.lookup(n.d.EphemeralName(id)); found {
 		name, class = n.d.EphemeralName(id), c
 	}
-	if resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: name, DeviceClass: class}); err == nil && resp.GetVolume() != nil {
-		return resp.GetVolume(), nil
+	resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: name, DeviceClass: class})
+	switch status.Code(err) {
+	case codes.OK:
+		if resp.GetVolume() != nil {
+			return resp.GetVolume(), nil
+		}
+	case codes.NotFound, codes.InvalidArgument: // elsewhere, or no default class
+	default:
+		return nil, err
 	}
 	vol, err := n.volume(ctx, id)
 	if err != nil {
@@ -213,13 +220,20 @@ func (n *Node) createEphemeral(ctx context.Context, id string, req *csi.NodePubl
 			return nil, invalid("unknown volume attribute %q", k)
 		}
 	}
-	resp, err := n.daemon.CreateVolume(ctx, &api.CreateVolumeRequest{
-		Name: n.d.EphemeralName(id), DeviceClass: attrs[n.d.Param(ParamDeviceClass)], SizeBytes: size,
-	})
+	name, class := n.d.EphemeralName(id), attrs[n.d.Param(ParamDeviceClass)]
+	// Indexed before it is asked for: a create that times out here may
+	// still complete in the daemon, and the kubelet's unpublish must then
+	// remove it (removing a volume that does not exist succeeds). A create
+	// refused for good leaves nothing to remove.
+	_, known, _ := n.eph.lookup(name)
+	n.eph.add(name, class)
+	resp, err := n.daemon.CreateVolume(ctx, &api.CreateVolumeRequest{Name: name, DeviceClass: class, SizeBytes: size})
 	if err != nil {
+		if c := status.Code(err); !known && c != codes.DeadlineExceeded && c != codes.Canceled && c != codes.Unavailable {
+			n.eph.remove(name)
+		}
 		return nil, toStatus(err)
 	}
-	n.eph.add(resp.GetVolume().GetName(), resp.GetVolume().GetDeviceClass())
 	n.log.Info("created inline ephemeral volume", "volumeID", id, "name", resp.GetVolume().GetName(), "sizeBytes", size)
 	return resp.GetVolume(), nil
 }

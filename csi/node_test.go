@@ -85,10 +85,12 @@ func TestNodeTellsUnpublished(t *testing.T) {
 	}
 }
 
-// countingDaemon counts lookups and listings over listDaemon.
+// countingDaemon counts lookups and listings over listDaemon, and records
+// what was looked up as "class/name".
 type countingDaemon struct {
 	listDaemon
 	gets, lists int
+	looked      []string
 }
 
 func (d *countingDaemon) ListVolumes(ctx context.Context, r *api.ListVolumesRequest, o ...grpc.CallOption) (*api.ListVolumesResponse, error) {
@@ -98,6 +100,7 @@ func (d *countingDaemon) ListVolumes(ctx context.Context, r *api.ListVolumesRequ
 
 func (d *countingDaemon) GetVolume(ctx context.Context, r *api.GetVolumeRequest, o ...grpc.CallOption) (*api.VolumeResponse, error) {
 	d.gets++
+	d.looked = append(d.looked, r.GetDeviceClass()+"/"+r.GetName())
 	resp, _ := d.listDaemon.GetVolume(ctx, r, o...)
 	if resp == nil {
 		return nil, status.Errorf(codes.NotFound, "no volume %q", r.GetName())
@@ -154,13 +157,17 @@ func TestNodePublishFindsTheVolume(t *testing.T) {
 }
 
 // ephemeralDaemon makes and removes volumes over countingDaemon, recording
-// the removals as "class/name".
+// the removals as "class/name"; a create of a class in fail fails so.
 type ephemeralDaemon struct {
 	countingDaemon
 	removed []string
+	fail    map[string]error
 }
 
 func (d *ephemeralDaemon) CreateVolume(_ context.Context, r *api.CreateVolumeRequest, _ ...grpc.CallOption) (*api.VolumeResponse, error) {
+	if err := d.fail[r.GetDeviceClass()]; err != nil {
+		return nil, err
+	}
 	v := &api.Volume{Name: r.GetName(), DeviceClass: r.GetDeviceClass(), Path: "/dev/loop7", Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}
 	d.vols = append(d.vols, v)
 	return &api.VolumeResponse{Volume: v}, nil
@@ -203,7 +210,23 @@ func TestNodeUnpublishKnowsItsEphemeralVolumes(t *testing.T) {
 	unpublish("csi-new")
 	unpublish("csi-old")
 	unpublish("csi-old") // a retry: already removed
-	want := []string{"ssd/" + d.EphemeralName("csi-new"), "hdd/" + d.EphemeralName("csi-old")}
+
+	// A create whose outcome is unknown (it timed out) may still be made:
+	// its unpublish removes it. One refused for good leaves nothing.
+	daemon.fail = map[string]error{
+		"slow": status.Error(codes.DeadlineExceeded, "timed out"),
+		"bad":  status.Error(codes.InvalidArgument, "no such class"),
+	}
+	for _, class := range []string{"slow", "bad"} {
+		id := "csi-" + class
+		_, err := n.NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{VolumeId: id, TargetPath: dir + "/" + id,
+			VolumeCapability: mount, VolumeContext: map[string]string{ParamEphemeral: "true", d.Param(ParamDeviceClass): class}})
+		if code(err) != status.Code(daemon.fail[class]) {
+			t.Fatalf("publish in class %s: %v", class, err)
+		}
+		unpublish(id)
+	}
+	want := []string{"ssd/" + d.EphemeralName("csi-new"), "hdd/" + d.EphemeralName("csi-old"), "slow/" + d.EphemeralName("csi-slow")}
 	if daemon.lists != 1 || !slices.Equal(daemon.removed, want) {
 		t.Errorf("after the ephemeral unpublishes: %d listings, removed %v; want 1 listing and %v", daemon.lists, daemon.removed, want)
 	}
@@ -213,17 +236,27 @@ func TestNodeUnpublishKnowsItsEphemeralVolumes(t *testing.T) {
 // one lookup, and the node's volumes are listed only for one not found so.
 func TestNodeStatsLookUpBeforeListing(t *testing.T) {
 	dir := t.TempDir()
-	daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{{Name: "pvc-1", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}}}}
-	n := NewNode(BtrfsDriver("topols.io"), "n1", daemon, NewDirPublisher(nil), dir, logr.Discard())
+	d := BtrfsDriver("topols.io")
+	eph := d.EphemeralName("csi-e")
+	daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{
+		{Name: "pvc-1", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY},
+		{Name: eph, DeviceClass: "fast", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY},
+	}}}
+	n := NewNode(d, "n1", daemon, NewDirPublisher(nil), dir, logr.Discard())
+	n.eph.add(eph, "fast")
 	for _, tc := range []struct {
 		id          string
 		gets, lists int
-	}{{"pvc-1", 1, 0}, {"pvc-gone", 2, 1}} {
+	}{{"pvc-1", 1, 0}, {"csi-e", 2, 0}, {"pvc-gone", 3, 1}} {
 		if _, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: tc.id, VolumePath: dir}); err != nil {
 			t.Fatalf("%s: %v", tc.id, err)
 		}
 		if daemon.gets != tc.gets || daemon.lists != tc.lists {
 			t.Errorf("%s: %d lookups and %d listings so far, want %d and %d", tc.id, daemon.gets, daemon.lists, tc.gets, tc.lists)
 		}
+	}
+	// The default class for a persistent volume, the index's for an ephemeral one.
+	if want := []string{"/pvc-1", "fast/" + eph, "/pvc-gone"}; !slices.Equal(daemon.looked, want) {
+		t.Errorf("looked up %v, want %v", daemon.looked, want)
 	}
 }
