@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr"
@@ -33,6 +34,9 @@ type Node struct {
 	// unpublished, when set, hears of every volume unpublished here.
 	unpublished func(volumeID string)
 	eph         ephemeralIndex
+	// classOf remembers the device class each published volume was found
+	// in (CSI volume ID -> class), so that its stats read it there.
+	classOf sync.Map
 }
 
 // NewNode returns the Node service.
@@ -117,22 +121,29 @@ func (n *Node) volume(ctx context.Context, id string) (*api.Volume, error) {
 func (n *Node) published(ctx context.Context, id string, vc map[string]string) (*api.Volume, error) {
 	if class, ok := vc[n.d.Param(ParamDeviceClass)]; ok {
 		if resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: id, DeviceClass: class}); err == nil && resp.GetVolume() != nil {
+			n.classOf.Store(id, resp.GetVolume().GetDeviceClass())
 			return resp.GetVolume(), nil
 		}
 	}
-	return n.volume(ctx, id)
+	vol, err := n.volume(ctx, id)
+	if err == nil {
+		n.classOf.Store(id, vol.GetDeviceClass())
+	}
+	return vol, err
 }
 
 // current returns the volume with CSI volume ID id as the daemon reads it
 // now (GetVolume: btrfsd syncs its usage counters first; a listing does
 // not). The kubelet asks for every volume's stats every minute, so it is
-// looked up where it most likely is — the class the ephemeral index knows,
-// else the default one — and the daemon's volumes are listed only when it
-// is not there.
+// looked up where it most likely is — the class the ephemeral index knows
+// or it was published in, else the default one — and the daemon's volumes
+// are listed only when it is not there.
 func (n *Node) current(ctx context.Context, id string) (*api.Volume, error) {
 	name, class := id, ""
 	if c, found, _ := n.eph.lookup(n.d.EphemeralName(id)); found {
 		name, class = n.d.EphemeralName(id), c
+	} else if c, ok := n.classOf.Load(id); ok {
+		class = c.(string)
 	}
 	resp, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: name, DeviceClass: class})
 	switch status.Code(err) {
@@ -151,6 +162,9 @@ func (n *Node) current(ctx context.Context, id string) (*api.Volume, error) {
 	fresh, err := n.daemon.GetVolume(ctx, &api.GetVolumeRequest{Name: vol.GetName(), DeviceClass: vol.GetDeviceClass()})
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	if vol.GetName() == id {
+		n.classOf.Store(id, vol.GetDeviceClass())
 	}
 	return fresh.GetVolume(), nil
 }
@@ -252,6 +266,7 @@ func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVo
 	if err := n.pub.Unpublish(ctx, req.GetTargetPath()); err != nil {
 		return nil, toStatus(err)
 	}
+	n.classOf.Delete(id)
 	if n.unpublished != nil {
 		n.unpublished(id)
 	}

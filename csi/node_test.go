@@ -86,11 +86,13 @@ func TestNodeTellsUnpublished(t *testing.T) {
 }
 
 // countingDaemon counts lookups and listings over listDaemon, and records
-// what was looked up as "class/name".
+// what was looked up as "class/name"; strict finds a volume only in its
+// own class.
 type countingDaemon struct {
 	listDaemon
 	gets, lists int
 	looked      []string
+	strict      bool
 }
 
 func (d *countingDaemon) ListVolumes(ctx context.Context, r *api.ListVolumesRequest, o ...grpc.CallOption) (*api.ListVolumesResponse, error) {
@@ -102,7 +104,7 @@ func (d *countingDaemon) GetVolume(ctx context.Context, r *api.GetVolumeRequest,
 	d.gets++
 	d.looked = append(d.looked, r.GetDeviceClass()+"/"+r.GetName())
 	resp, _ := d.listDaemon.GetVolume(ctx, r, o...)
-	if resp == nil {
+	if resp == nil || d.strict && resp.GetVolume().GetDeviceClass() != r.GetDeviceClass() {
 		return nil, status.Errorf(codes.NotFound, "no volume %q", r.GetName())
 	}
 	return resp, nil
@@ -233,13 +235,15 @@ func TestNodeUnpublishKnowsItsEphemeralVolumes(t *testing.T) {
 }
 
 // The kubelet asks every volume's stats every minute: a volume is read with
-// one lookup, and the node's volumes are listed only for one not found so.
+// one lookup, and the node's volumes are listed only for one not found so,
+// which is then looked up in the class it was found in.
 func TestNodeStatsLookUpBeforeListing(t *testing.T) {
 	dir := t.TempDir()
 	d := BtrfsDriver("topols.io")
 	eph := d.EphemeralName("csi-e")
-	daemon := &countingDaemon{listDaemon: listDaemon{vols: []*api.Volume{
+	daemon := &countingDaemon{strict: true, listDaemon: listDaemon{vols: []*api.Volume{
 		{Name: "pvc-1", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY},
+		{Name: "pvc-hdd", DeviceClass: "hdd", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY},
 		{Name: eph, DeviceClass: "fast", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY},
 	}}}
 	n := NewNode(d, "n1", daemon, NewDirPublisher(nil), dir, logr.Discard())
@@ -247,7 +251,7 @@ func TestNodeStatsLookUpBeforeListing(t *testing.T) {
 	for _, tc := range []struct {
 		id          string
 		gets, lists int
-	}{{"pvc-1", 1, 0}, {"csi-e", 2, 0}, {"pvc-gone", 3, 1}} {
+	}{{"pvc-1", 1, 0}, {"csi-e", 2, 0}, {"pvc-hdd", 4, 1}, {"pvc-hdd", 5, 1}, {"pvc-gone", 6, 2}} {
 		if _, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: tc.id, VolumePath: dir}); err != nil {
 			t.Fatalf("%s: %v", tc.id, err)
 		}
@@ -255,8 +259,9 @@ func TestNodeStatsLookUpBeforeListing(t *testing.T) {
 			t.Errorf("%s: %d lookups and %d listings so far, want %d and %d", tc.id, daemon.gets, daemon.lists, tc.gets, tc.lists)
 		}
 	}
-	// The default class for a persistent volume, the index's for an ephemeral one.
-	if want := []string{"/pvc-1", "fast/" + eph, "/pvc-gone"}; !slices.Equal(daemon.looked, want) {
+	// The default class for a persistent volume until it was found in
+	// another, the index's for an ephemeral one.
+	if want := []string{"/pvc-1", "fast/" + eph, "/pvc-hdd", "hdd/pvc-hdd", "hdd/pvc-hdd", "/pvc-gone"}; !slices.Equal(daemon.looked, want) {
 		t.Errorf("looked up %v, want %v", daemon.looked, want)
 	}
 }
