@@ -37,6 +37,7 @@ type space struct {
 
 type pvSpace struct {
 	pv, vg              string
+	allocatable         bool
 	peStart, extentSize int64
 	extents             int64
 	used                []span // sorted by start, not overlapping
@@ -86,7 +87,7 @@ func (s *space) load(segs []lvm.PVSegment, since uint64) {
 	for _, g := range segs {
 		p := byPV[g.PV]
 		if p == nil {
-			p = &pvSpace{pv: g.PV, vg: g.VG, peStart: g.PEStart, extentSize: g.ExtentSize}
+			p = &pvSpace{pv: g.PV, vg: g.VG, allocatable: g.Allocatable, peStart: g.PEStart, extentSize: g.ExtentSize}
 			byPV[g.PV] = p
 			pvs = append(pvs, p)
 		}
@@ -143,7 +144,7 @@ func (s *space) place(vg, lv string, size int64, tags []string) (placement, bool
 		return placement{}, false
 	}
 	for _, p := range s.pvs {
-		if p.vg != vg || p.extentSize <= 0 || size%p.extentSize != 0 {
+		if p.vg != vg || !p.allocatable || p.extentSize <= 0 || size%p.extentSize != 0 {
 			continue
 		}
 		n := size / p.extentSize

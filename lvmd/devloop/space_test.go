@@ -10,7 +10,7 @@ const ext = 4 << 20
 
 // seg is a segment of /dev/loop<pv> in tvg, in extents.
 func seg(pv, lv string, start, n int64) lvm.PVSegment {
-	return lvm.PVSegment{PV: "/dev/loop" + pv, VG: "tvg", LV: lv, Start: start, Extents: n, PEStart: 1 << 20, ExtentSize: ext,
+	return lvm.PVSegment{PV: "/dev/loop" + pv, VG: "tvg", LV: lv, Allocatable: true, Start: start, Extents: n, PEStart: 1 << 20, ExtentSize: ext,
 		Offset: 1<<20 + start*ext, Size: n * ext}
 }
 
@@ -164,5 +164,17 @@ func TestSpaceFindsOnlyOneRun(t *testing.T) {
 	got, ok := s.find("tvg", "data1")
 	if !ok || got.Tags != nil || got.LV != "data1" {
 		t.Errorf("data1 = %+v, %v", got, ok)
+	}
+}
+
+// LVM refuses extents of a PV marked not allocatable: none are chosen there.
+func TestSpaceSkipsPVsNotAllocatable(t *testing.T) {
+	var s space
+	segs := report()
+	segs[3].Allocatable = false // loop2
+	s.load(segs, 0)
+	mustPlace(t, &s, "a", 202) // the whole free run of loop1
+	if pl, ok := s.place("tvg", "b", ext, nil); ok {
+		t.Errorf("placed on a PV not allocatable: %+v", pl.seg)
 	}
 }

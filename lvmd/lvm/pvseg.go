@@ -14,6 +14,9 @@ type PVSegment struct {
 	LV string // empty for free space
 	// Tags are the tags of LV.
 	Tags []string
+	// Allocatable is false for a PV LVM may not allocate from
+	// (pvchange --allocatable n).
+	Allocatable bool
 	// Start and Extents locate the run in extents of ExtentSize bytes,
 	// counted from PEStart, the byte where the PV's first extent begins.
 	Start, Extents      int64
@@ -23,12 +26,13 @@ type PVSegment struct {
 	Offset, Size int64
 }
 
-const pvsegFields = "pv_name,vg_name,vg_extent_size,pe_start,pvseg_start,pvseg_size,lv_name,lv_tags"
+const pvsegFields = "pv_name,pv_attr,vg_name,vg_extent_size,pe_start,pvseg_start,pvseg_size,lv_name,lv_tags"
 
 type jsonPVSegReport struct {
 	Report []struct {
 		PVSeg []struct {
 			PV         string `json:"pv_name"`
+			Attr       string `json:"pv_attr"`
 			VG         string `json:"vg_name"`
 			ExtentSize string `json:"vg_extent_size"`
 			PEStart    string `json:"pe_start"`
@@ -64,7 +68,7 @@ func ParsePVSegments(out []byte) ([]PVSegment, error) {
 			if s.PV == "" || extent <= 0 || start > (1<<62)/extent || size > (1<<62)/extent {
 				return nil, fmt.Errorf("parse LVM PV segment report: implausible segment %+v", s)
 			}
-			seg := PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Start: start, Extents: size, PEStart: peStart, ExtentSize: extent,
+			seg := PVSegment{PV: s.PV, VG: s.VG, LV: s.LV, Allocatable: strings.HasPrefix(s.Attr, "a"), Start: start, Extents: size, PEStart: peStart, ExtentSize: extent,
 				Offset: peStart + start*extent, Size: size * extent}
 			if s.Tags != "" {
 				seg.Tags = strings.Split(s.Tags, ",")

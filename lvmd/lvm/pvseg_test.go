@@ -13,10 +13,10 @@ func TestParsePVSegments(t *testing.T) {
 	}
 	const ext = 4 << 20
 	want := []PVSegment{
-		{PV: "/dev/loop1", VG: "tvg", LV: "lv1", Start: 0, Extents: 50, PEStart: 1 << 20, ExtentSize: ext, Offset: 1 << 20, Size: 50 * ext},
-		{PV: "/dev/loop1", VG: "tvg", LV: "data1", Tags: []string{"toposuite.io/class=ssd", "toposuite.io/owned"},
+		{PV: "/dev/loop1", VG: "tvg", LV: "lv1", Allocatable: true, Start: 0, Extents: 50, PEStart: 1 << 20, ExtentSize: ext, Offset: 1 << 20, Size: 50 * ext},
+		{PV: "/dev/loop1", VG: "tvg", LV: "data1", Allocatable: true, Tags: []string{"toposuite.io/class=ssd", "toposuite.io/owned"},
 			Start: 50, Extents: 3, PEStart: 1 << 20, ExtentSize: ext, Offset: 1<<20 + 50*ext, Size: 3 * ext},
-		{PV: "/dev/loop1", VG: "tvg", LV: "", Start: 53, Extents: 202, PEStart: 1 << 20, ExtentSize: ext, Offset: 1<<20 + 53*ext, Size: 202 * ext},
+		{PV: "/dev/loop1", VG: "tvg", LV: "", Allocatable: true, Start: 53, Extents: 202, PEStart: 1 << 20, ExtentSize: ext, Offset: 1<<20 + 53*ext, Size: 202 * ext},
 		{PV: "/dev/loop2", VG: "tvg", LV: "", Start: 0, Extents: 127, PEStart: 1 << 20, ExtentSize: ext, Offset: 1 << 20, Size: 127 * ext},
 	}
 	if d := cmp.Diff(want, segs); d != "" {
