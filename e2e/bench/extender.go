@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -25,19 +23,11 @@ type ExtenderStats struct {
 // their /metrics through the API server's pod proxy.
 func ReadExtender(ctx context.Context, cs kubernetes.Interface) (ExtenderStats, error) {
 	st := ExtenderStats{Requests: map[string]float64{}, Seconds: map[string]float64{}}
-	pods, err := cs.CoreV1().Pods(extenderNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=scheduler"})
+	pages, err := metricsPages(ctx, cs, extenderNamespace, "app.kubernetes.io/component=scheduler", "9251")
 	if err != nil {
 		return st, err
 	}
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
-		}
-		b, err := cs.CoreV1().Pods(extenderNamespace).ProxyGet("http", p.Name, "9251", "/metrics", nil).DoRaw(ctx)
-		if err != nil {
-			return st, fmt.Errorf("/metrics of %s: %w", p.Name, err)
-		}
-		text := string(b)
+	for _, text := range pages {
 		for _, s := range samples(text, "topolvm_scheduler_request_duration_seconds_count") {
 			st.Requests[s.labels["verb"]] += s.value
 		}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -15,20 +13,13 @@ import (
 // through the API server's pod proxy. Missing is not an error: a chart with
 // fast binding off counts nothing.
 func FastBindingSteps(ctx context.Context, cs kubernetes.Interface, d Driver) (map[string]float64, error) {
-	pods, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=controller"})
+	pages, err := metricsPages(ctx, cs, d.Namespace, "app.kubernetes.io/component=controller", "8080")
 	if err != nil {
 		return nil, err
 	}
 	steps := map[string]float64{}
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
-		}
-		b, err := cs.CoreV1().Pods(d.Namespace).ProxyGet("http", p.Name, "8080", "/metrics", nil).DoRaw(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("/metrics of %s: %w", p.Name, err)
-		}
-		for _, s := range samples(string(b), "toposuite_controller_fast_binding_steps_total") {
+	for _, text := range pages {
+		for _, s := range samples(text, "toposuite_controller_fast_binding_steps_total") {
 			steps[s.labels["step"]] += s.value
 		}
 	}

@@ -1,9 +1,15 @@
 package bench
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // sampleLine is one sample, labelled or not, in Prometheus' text format.
@@ -34,4 +40,25 @@ func samples(text, name string) []sample {
 		out = append(out, s)
 	}
 	return out
+}
+
+// metricsPages reads /metrics of every running pod selected in namespace,
+// through the API server's pod proxy.
+func metricsPages(ctx context.Context, cs kubernetes.Interface, namespace, selector, port string) ([]string, error) {
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	var pages []string
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		b, err := cs.CoreV1().Pods(namespace).ProxyGet("http", p.Name, port, "/metrics", nil).DoRaw(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("/metrics of %s: %w", p.Name, err)
+		}
+		pages = append(pages, string(b))
+	}
+	return pages, nil
 }
