@@ -49,11 +49,11 @@ type lvState struct {
 // LVM's VG lock and the CPU.
 func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
 	b.mu.Lock()
-	gen, quiet := b.gen, b.busy == 0
-	if !quiet {
+	if b.busy > 0 {
 		defer b.mu.Unlock()
 		return b.capacityLocked(), nil
 	}
+	gen := b.gen
 	b.mu.Unlock()
 	rep, err := b.lvm.FullReport(ctx, b.vgNames...)
 	if err != nil {

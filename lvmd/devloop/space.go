@@ -61,7 +61,6 @@ type change struct {
 
 // placement is where a create was placed.
 type placement struct {
-	pv  *pvSpace
 	gen uint64
 	seg lvm.PVSegment
 }
@@ -159,7 +158,7 @@ func (s *space) place(vg, lv string, size int64, tags []string) (placement, bool
 				c := change{gen: s.gen, pv: p.pv, span: span{start: at, count: n, lv: lv, tags: tags}, pending: true}
 				s.changes = append(s.changes, c)
 				p.apply(c)
-				return placement{pv: p, gen: c.gen, seg: p.segment(c.span)}, true
+				return placement{gen: c.gen, seg: p.segment(c.span)}, true
 			}
 			if i < len(p.used) {
 				at = max(at, p.used[i].start+p.used[i].count)
@@ -188,12 +187,9 @@ func (s *space) done(pl placement, created bool) {
 			s.placed[pl.seg.VG+"/"+pl.seg.LV] = pl.seg
 			return
 		}
-		c := s.changes[i]
+		// Dropping the picture drops the extents it held for the create;
+		// without its change, the next report does not hold them again.
 		s.changes = slices.Delete(s.changes, i, i+1)
-		// pl.pv may be of a picture replaced since; this one is dropped
-		// anyway, as LVM has just contradicted it or it no longer matters.
-		c.removed = true
-		pl.pv.apply(c)
 		s.loaded = false
 		return
 	}
