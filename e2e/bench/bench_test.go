@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/toposuite/toposuite/e2e/cluster"
@@ -42,7 +43,8 @@ func envInt(name string, def int) int {
 // WaitForFirstConsumer with a pod each, with their deletion, CPU and memory
 // per component and where the time goes; first with kube-controller-manager
 // raised to 100 QPS / 200 burst, then at its defaults (20/30). The charts
-// are installed as shipped. Figures are printed, then a summary table.
+// are installed as shipped. The floor (floor.go) follows the drivers in
+// each setting. Figures are printed, then a summary table.
 // TOPOSUITE_BENCH_PVCS and TOPOSUITE_BENCH_SINGLE change the counts,
 // TOPOSUITE_BENCH_DIR the lab directory; -bench
 // 'Provisioning/kcm-raised/lvm' picks a setting and a driver.
@@ -116,7 +118,9 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 	for _, d := range Drivers {
 		fmt.Printf("   %s csi-provisioner (chart as shipped): %s\n", d.Name, provisionerArgs(ctx, cs, d))
 	}
-	host := map[int]string{}
+	// This process too: its watches and requests, and the floor's server
+	// and fast binding.
+	host := map[int]string{os.Getpid(): "this benchmark"}
 	for _, p := range c.ControlPlane() {
 		host[p.PID] = p.Name
 	}
@@ -137,14 +141,77 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 			}
 			row.Setting = name
 			rows = append(rows, row)
-			b.ReportMetric(float64(row.Single.Bound.P50.Microseconds())/1000, "single-p50-ms")
-			b.ReportMetric(row.Immediate.AllBound.Seconds(), "immediate-all-bound-s")
-			b.ReportMetric(row.Immediate.Deletion.Seconds(), "immediate-deletion-s")
-			b.ReportMetric(row.Waiting.AllBound.Seconds(), "wffc-all-bound-s")
-			b.ReportMetric(row.Waiting.Deletion.Seconds(), "wffc-deletion-s")
+			reportMetrics(b, row)
 		})
 	}
+	b.Run(Floor.Short, func(b *testing.B) {
+		floorRows, err := benchFloor(ctx, r, c, cfg, host, meter)
+		for _, row := range floorRows {
+			row.Setting = name
+			rows = append(rows, row)
+			reportMetrics(b, row)
+		}
+		if err != nil {
+			b.Error(err)
+			cleanNamespace(ctx, r)
+		}
+	})
 	return rows
+}
+
+// benchFloor measures the floor (floor.go) after the drivers, on the same
+// cluster, first as any driver gets it (kube-controller-manager binds),
+// then with the suite's fast binding: single PVCs and the Immediate burst
+// (the floor has no node plugin for the pods of WaitForFirstConsumer).
+func benchFloor(ctx context.Context, r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) ([]Row, error) {
+	p, stop, err := StartFloor(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	defer stop()
+	host[p.PID] = "floor csi-provisioner"
+	fmt.Printf("\n-- floor: %s, a CSI driver that does nothing (served by this benchmark), with a csi-provisioner of its own on the host: %s\n",
+		Floor.Name, strings.Join(FloorProvisionerArgs, " "))
+	if err := r.EnsureClasses(ctx, Floor); err != nil {
+		return nil, err
+	}
+	var rows []Row
+	run := func(label string) error {
+		row := Row{Driver: label}
+		var err error
+		fmt.Printf("\n-- %s\n", label)
+		if row.Single, err = r.Single(ctx, Floor, envInt("TOPOSUITE_BENCH_SINGLE", 20)); err != nil {
+			return fmt.Errorf("%s single PVCs: %w", label, err)
+		}
+		WriteResult(os.Stdout, row.Single)
+		n := envInt("TOPOSUITE_BENCH_PVCS", 100)
+		if row.Immediate, err = r.Burst(ctx, Floor, n, false, meter); err != nil {
+			return fmt.Errorf("%s %d PVCs Immediate: %w", label, n, err)
+		}
+		WriteResult(os.Stdout, row.Immediate)
+		rows = append(rows, row)
+		return nil
+	}
+	if err := run("floor"); err != nil {
+		return rows, err
+	}
+	stopFB, err := StartFloorFastBinding(ctx, cfg)
+	if err != nil {
+		return rows, err
+	}
+	defer stopFB()
+	return rows, run("floor + fast binding")
+}
+
+// reportMetrics gives go test a row's figures.
+func reportMetrics(b *testing.B, row Row) {
+	b.ReportMetric(float64(row.Single.Bound.P50.Microseconds())/1000, "single-p50-ms")
+	b.ReportMetric(row.Immediate.AllBound.Seconds(), "immediate-all-bound-s")
+	b.ReportMetric(row.Immediate.Deletion.Seconds(), "immediate-deletion-s")
+	if row.Waiting.Bound.N > 0 {
+		b.ReportMetric(row.Waiting.AllBound.Seconds(), "wffc-all-bound-s")
+		b.ReportMetric(row.Waiting.Deletion.Seconds(), "wffc-deletion-s")
+	}
 }
 
 func benchDriver(ctx context.Context, r *Runner, d Driver, meter func() *Meter) (Row, error) {

@@ -26,6 +26,16 @@ func Breakdown(ms []Marks) []Hop {
 		what     string
 		from, to func(m Marks) time.Time
 	}
+	// unlessLV limits a hop to PVCs without a LogicalVolume (the floor,
+	// floor.go).
+	unlessLV := func(f func(m Marks) time.Time) func(m Marks) time.Time {
+		return func(m Marks) time.Time {
+			if !m.LVCreated.IsZero() {
+				return time.Time{}
+			}
+			return f(m)
+		}
+	}
 	handed := func(m Marks) time.Time { // the provisioner may start
 		if m.Selected.After(m.Provisioner) {
 			return m.Selected
@@ -39,6 +49,7 @@ func Breakdown(ms []Marks) []Hop {
 		{"csi-provisioner -> CreateVolume -> controller: LogicalVolume made", handed, func(m Marks) time.Time { return m.LVCreated }},
 		{"node plugin + daemon: volume made, status.volumeID set", func(m Marks) time.Time { return m.LVCreated }, func(m Marks) time.Time { return m.LVReady }},
 		{"controller answers, csi-provisioner makes the PV", func(m Marks) time.Time { return m.LVReady }, func(m Marks) time.Time { return m.PVCreated }},
+		{"csi-provisioner -> CreateVolume: PV made (a driver without LogicalVolumes)", unlessLV(handed), func(m Marks) time.Time { return m.PVCreated }},
 		{"fast binding or kube-controller-manager: PVC Bound to the PV", func(m Marks) time.Time { return m.PVCreated }, func(m Marks) time.Time { return m.Bound }},
 		{"deletion: fast binding or kube-controller-manager's PVC protection: PVC gone", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVCGone }},
 		{"deletion: fast binding or kube-controller-manager: PV Released", func(m Marks) time.Time { return m.PVCGone }, func(m Marks) time.Time { return m.PVReleased }},
@@ -47,6 +58,7 @@ func Breakdown(ms []Marks) []Hop {
 		// DeleteVolume returns once the LogicalVolume is being deleted; the
 		// PV and the volume on the node then go independently.
 		{"deletion: csi-provisioner deletes the PV", func(m Marks) time.Time { return m.LVDeleting }, func(m Marks) time.Time { return m.PVGone }},
+		{"deletion: csi-provisioner -> DeleteVolume: PV gone (a driver without LogicalVolumes)", unlessLV(func(m Marks) time.Time { return m.PVReleased }), func(m Marks) time.Time { return m.PVGone }},
 		{"deletion: delete request -> PV gone (whole)", func(m Marks) time.Time { return m.Deleted }, func(m Marks) time.Time { return m.PVGone }},
 	}
 	var out []Hop
@@ -131,10 +143,13 @@ func WriteTable(w io.Writer, rows []Row) {
 		return strings.Join([]string{ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max)}, " / ")
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Setting, r.Driver,
+		wffc := []string{"-", "-", "-", "-"} // the floor has no node plugin for pods
+		if r.Waiting.Bound.N > 0 {
+			wffc = []string{secs(r.Waiting.AllBound), burst(r.Waiting), secs(r.Waiting.Deletion), secs(r.Waiting.PodsRunning)}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\t\n", r.Setting, r.Driver,
 			ms(r.Single.Bound.P50), ms(r.Single.Bound.P90),
-			secs(r.Immediate.AllBound), burst(r.Immediate), secs(r.Immediate.Deletion),
-			secs(r.Waiting.AllBound), burst(r.Waiting), secs(r.Waiting.Deletion), secs(r.Waiting.PodsRunning))
+			secs(r.Immediate.AllBound), burst(r.Immediate), secs(r.Immediate.Deletion), strings.Join(wffc, "\t"))
 	}
 	fmt.Fprintln(tw, "target (kcm raised)\t\t< 300 ms p50\t< 2 s\t\t< 1.5 s\t< 3 s\t\t< 1.5 s\t\t")
 	fmt.Fprintln(tw, "upstream TopoLVM, both raised\t\t\t4.0 s\t\t3.2 s\t6.1 s\t\t\t\t")

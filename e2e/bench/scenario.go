@@ -28,8 +28,20 @@ type Driver struct {
 	// WaitForFirstConsumer class; FSType that class's filesystem.
 	Namespace, StorageClass, FSType string
 	// VolumesOnNode lists the volumes of the benchmark on a node
-	// (pvc-...), asking LVM or btrfs there.
+	// (pvc-...), asking LVM or btrfs there; nil when the driver keeps
+	// nothing on the nodes.
 	VolumesOnNode func(ctx context.Context, c *cluster.Cluster, node string) ([]string, error)
+	// NoLogicalVolumes: the driver makes no LogicalVolume (the floor).
+	NoLogicalVolumes bool
+}
+
+// gone is when a PVC's volume was wholly gone: its PV and, for the suite's
+// drivers, its LogicalVolume; zero while not.
+func (d Driver) gone(m Marks) time.Time {
+	if d.NoLogicalVolumes {
+		return m.PVGone
+	}
+	return later(m.PVGone, m.LVGone)
 }
 
 // ImmediateClass is the StorageClass the benchmark makes for Immediate
@@ -103,9 +115,13 @@ type Result struct {
 // EnsureClasses makes the Immediate StorageClass of d.
 func (r *Runner) EnsureClasses(ctx context.Context, d Driver) error {
 	immediate, del, expand := storagev1.VolumeBindingImmediate, corev1.PersistentVolumeReclaimDelete, true
+	params := map[string]string{}
+	if d.FSType != "" {
+		params["csi.storage.k8s.io/fstype"] = d.FSType
+	}
 	_, err := r.CS.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
 		ObjectMeta:  metav1.ObjectMeta{Name: d.ImmediateClass()},
-		Provisioner: d.Name, Parameters: map[string]string{"csi.storage.k8s.io/fstype": d.FSType},
+		Provisioner: d.Name, Parameters: params,
 		ReclaimPolicy: &del, VolumeBindingMode: &immediate, AllowVolumeExpansion: &expand,
 	}, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -169,7 +185,7 @@ func (r *Runner) Single(ctx context.Context, d Driver, n int) (Result, error) {
 		if err := r.delete(ctx, uids, nil); err != nil {
 			return res, err
 		}
-		if err := r.wait(ctx, "PV and LogicalVolume gone", uids, func(m Marks) time.Time { return later(m.PVGone, m.LVGone) }); err != nil {
+		if err := r.wait(ctx, "PV and LogicalVolume gone", uids, d.gone); err != nil {
 			return res, err
 		}
 		m := r.Timeline.Get(uids)[0]
@@ -234,7 +250,7 @@ func (r *Runner) Burst(ctx context.Context, d Driver, n int, wffc bool, meter fu
 		m.Stop()
 		return res, err
 	}
-	if err := r.wait(ctx, "PVs and LogicalVolumes gone", uids, func(m Marks) time.Time { return later(m.PVGone, m.LVGone) }); err != nil {
+	if err := r.wait(ctx, "PVs and LogicalVolumes gone", uids, d.gone); err != nil {
 		m.Stop()
 		return res, err
 	}
@@ -399,6 +415,9 @@ func (r *Runner) waitNoPods(ctx context.Context) error {
 
 // waitNodesClean waits until no node has a volume of the benchmark left.
 func (r *Runner) waitNodesClean(ctx context.Context, d Driver) error {
+	if d.VolumesOnNode == nil {
+		return nil
+	}
 	return r.poll(ctx, d.Short+" volumes removed on the nodes", func() (bool, string) {
 		var left []string
 		for node := range r.Cluster.NodeInits() {
@@ -417,6 +436,9 @@ func (r *Runner) waitNodesClean(ctx context.Context, d Driver) error {
 // nodeCreateTimes reads the node plugins' "volume created" log lines
 // since t and summarizes their durationMs.
 func (r *Runner) nodeCreateTimes(ctx context.Context, d Driver, since time.Time) Summary {
+	if d.Namespace == "" {
+		return Summary{}
+	}
 	pods, err := r.CS.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=node"})
 	if err != nil {
 		return Summary{}

@@ -25,11 +25,8 @@ func freePort(ip string) (int, error) {
 }
 
 func (c *Cluster) startControl(name string, args ...string) error {
-	p, err := startProcess(spawn{name: name, path: c.o.tool(name), args: args, log: c.o.path("logs", name+".log")})
-	if err != nil {
-		return err
-	}
-	return c.st.update(func(s *State) { s.Processes = append(s.Processes, p) })
+	_, err := c.StartTool(name, name, args...)
+	return err
 }
 
 // startEtcdAndAPIServer starts etcd and kube-apiserver and waits for /readyz.

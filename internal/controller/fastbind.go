@@ -49,6 +49,11 @@ type FastBinding struct {
 	held heldClaims
 }
 
+// FastBindingWorkers is how many claims and how many volumes fast binding
+// handles at once in topolvm-controller: enough for a burst to be limited
+// by the API server, not by this process.
+const FastBindingWorkers = 64
+
 // The annotations and finalizers of Kubernetes' volume controllers.
 const (
 	annStorageProvisioner     = "volume.kubernetes.io/storage-provisioner"

@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		fb := &controller.FastBinding{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Driver: d, Workers: fastBindingWorkers,
+		fb := &controller.FastBinding{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Driver: d, Workers: controller.FastBindingWorkers,
 			Steps: steps, Log: o.Log.WithName("fast-binding")}
 		if err := fb.SetupWithManager(ctx, mgr); err != nil {
 			return err
@@ -139,11 +139,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	return mgr.Start(ctx)
 }
-
-// fastBindingWorkers is how many claims and how many volumes fast binding
-// handles at once: enough for a burst to be limited by the API server, not
-// by this process.
-const fastBindingWorkers = 64
 
 // everyReplica is a runnable that runs whether or not this replica leads:
 // the CSI sidecars of every replica talk to their own controller.
