@@ -145,16 +145,7 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 		})
 	}
 	b.Run(Floor.Short, func(b *testing.B) {
-		floorRows, err := benchFloor(ctx, r, c, cfg, host, meter)
-		for _, row := range floorRows {
-			row.Setting = name
-			rows = append(rows, row)
-			reportMetrics(b, row)
-		}
-		if err != nil {
-			b.Error(err)
-			cleanNamespace(ctx, r)
-		}
+		rows = append(rows, benchFloor(ctx, b, name, r, c, cfg, host, meter)...)
 	})
 	return rows
 }
@@ -163,44 +154,65 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 // cluster, first as any driver gets it (kube-controller-manager binds),
 // then with the suite's fast binding: single PVCs and the Immediate burst
 // (the floor has no node plugin for the pods of WaitForFirstConsumer).
-func benchFloor(ctx context.Context, r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) ([]Row, error) {
+func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) []Row {
 	p, stop, err := StartFloor(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
+		b.Errorf("floor: %v", err)
+		return nil
 	}
 	defer stop()
 	host[p.PID] = "floor csi-provisioner"
 	fmt.Printf("\n-- floor: %s, a CSI driver that does nothing (served by this benchmark), with a csi-provisioner of its own on the host: %s\n",
 		Floor.Name, strings.Join(FloorProvisionerArgs, " "))
 	if err := r.EnsureClasses(ctx, Floor); err != nil {
-		return nil, err
-	}
-	var rows []Row
-	run := func(label string) error {
-		row := Row{Driver: label}
-		var err error
-		fmt.Printf("\n-- %s\n", label)
-		if row.Single, err = r.Single(ctx, Floor, envInt("TOPOSUITE_BENCH_SINGLE", 20)); err != nil {
-			return fmt.Errorf("%s single PVCs: %w", label, err)
-		}
-		WriteResult(os.Stdout, row.Single)
-		n := envInt("TOPOSUITE_BENCH_PVCS", 100)
-		if row.Immediate, err = r.Burst(ctx, Floor, n, false, meter); err != nil {
-			return fmt.Errorf("%s %d PVCs Immediate: %w", label, n, err)
-		}
-		WriteResult(os.Stdout, row.Immediate)
-		rows = append(rows, row)
+		b.Error(err)
 		return nil
 	}
-	if err := run("floor"); err != nil {
-		return rows, err
+	var rows []Row
+	measure := func(b *testing.B, label string) {
+		row, err := floorRow(ctx, r, label, meter)
+		if err != nil {
+			b.Error(err)
+			// While the floor's driver and provisioner still run: they
+			// delete its PVs.
+			cleanNamespace(ctx, r)
+			return
+		}
+		row.Setting = setting
+		rows = append(rows, row)
+		reportMetrics(b, row)
 	}
-	stopFB, err := StartFloorFastBinding(ctx, cfg)
-	if err != nil {
-		return rows, err
+	b.Run("alone", func(b *testing.B) { measure(b, "floor") })
+	b.Run("fast-binding", func(b *testing.B) {
+		fb, err := StartFloorFastBinding(ctx, cfg)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		measure(b, "floor + fast binding")
+		fmt.Printf("    fast binding steps taken for the floor: %s\n", fb.Steps())
+		if err := fb.Stop(); err != nil {
+			b.Errorf("floor fast binding: %v", err)
+		}
+	})
+	return rows
+}
+
+// floorRow runs the floor's single PVCs and Immediate burst.
+func floorRow(ctx context.Context, r *Runner, label string, meter func() *Meter) (Row, error) {
+	row := Row{Driver: label}
+	var err error
+	fmt.Printf("\n-- %s\n", label)
+	if row.Single, err = r.Single(ctx, Floor, envInt("TOPOSUITE_BENCH_SINGLE", 20)); err != nil {
+		return row, fmt.Errorf("%s single PVCs: %w", label, err)
 	}
-	defer stopFB()
-	return rows, run("floor + fast binding")
+	WriteResult(os.Stdout, row.Single)
+	n := envInt("TOPOSUITE_BENCH_PVCS", 100)
+	if row.Immediate, err = r.Burst(ctx, Floor, n, false, meter); err != nil {
+		return row, fmt.Errorf("%s %d PVCs Immediate: %w", label, n, err)
+	}
+	WriteResult(os.Stdout, row.Immediate)
+	return row, nil
 }
 
 // reportMetrics gives go test a row's figures.

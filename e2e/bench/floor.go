@@ -8,10 +8,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"k8s.io/client-go/rest"
@@ -78,9 +81,10 @@ func (floorServer) DeleteVolume(context.Context, *csi.DeleteVolumeRequest) (*csi
 }
 
 // StartFloor serves the floor driver on a socket in the lab directory and
-// starts a csi-provisioner for it on the host (stopped by the cluster's
-// Down); the returned stop ends the server. It waits until the
-// provisioner has found the driver (its log says so).
+// starts a csi-provisioner for it on the host; the returned stop ends the
+// server, and with it the provisioner (it exits when it loses its driver;
+// the cluster's Down stops it otherwise). It waits until the provisioner
+// has started its controller (its log says so).
 func StartFloor(ctx context.Context, c *cluster.Cluster) (cluster.Proc, func(), error) {
 	dir := filepath.Join(c.Dir(), "floor")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -102,20 +106,24 @@ func StartFloor(ctx context.Context, c *cluster.Cluster) (cluster.Proc, func(), 
 		srv.Stop()
 		return cluster.Proc{}, nil, err
 	}
-	if err := waitLog(ctx, filepath.Join(c.LogDir(), "floor-csi-provisioner.log"), "Started provisioner controller", time.Minute); err != nil {
+	if err := waitLog(ctx, p.PID, filepath.Join(c.LogDir(), "floor-csi-provisioner.log"), "Started provisioner controller", time.Minute); err != nil {
 		srv.Stop()
 		return p, nil, err
 	}
 	return p, srv.Stop, nil
 }
 
-// waitLog waits until the file holds want.
-func waitLog(ctx context.Context, file, want string, timeout time.Duration) error {
+// waitLog waits until the log file of process pid holds want.
+func waitLog(ctx context.Context, pid int, file, want string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		if b, _ := os.ReadFile(file); bytes.Contains(b, []byte(want)) {
 			return nil
+		}
+		// The cluster reaps its processes: a dead one is gone at once.
+		if syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("process %d exited before its log said %q: see %s", pid, want, file)
 		}
 		select {
 		case <-ctx.Done():
@@ -125,15 +133,26 @@ func waitLog(ctx context.Context, file, want string, timeout time.Duration) erro
 	}
 }
 
-// StartFloorFastBinding runs the suite's fast binding (docs/csi.md) for the
-// floor driver in this process, as topolvm-controller runs it for its own,
-// until the returned stop: the floor of a driver that does nothing but
-// binds the way the suite's drivers do.
-func StartFloorFastBinding(ctx context.Context, cfg *rest.Config) (func(), error) {
+// FloorFastBinding is the suite's fast binding (docs/csi.md) running for
+// the floor driver in this process, as topolvm-controller runs it for its
+// own drivers: the floor of a driver that does nothing but binds the way
+// the suite's drivers do.
+type FloorFastBinding struct {
+	steps  *prometheus.CounterVec
+	cancel context.CancelFunc
+	errc   chan error
+}
+
+// StartFloorFastBinding starts fast binding for the floor, with the client
+// limits of the charts' topolvm-controller (kubeAPIQPS, kubeAPIBurst), and
+// returns once its caches are filled.
+func StartFloorFastBinding(ctx context.Context, cfg *rest.Config) (*FloorFastBinding, error) {
 	s, err := scheme.New()
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 500
 	// controller-runtime's own logger (its packages log through it too).
 	ctrl.SetLogger(logr.Discard())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: s, Logger: logr.Discard(),
@@ -141,22 +160,51 @@ func StartFloorFastBinding(ctx context.Context, cfg *rest.Config) (func(), error
 	if err != nil {
 		return nil, err
 	}
+	steps, err := controller.NewFastBindingSteps(prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
 	fb := &controller.FastBinding{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Driver: toposuitecsi.Driver{Name: FloorDriver},
-		Workers: controller.FastBindingWorkers, Log: logr.Discard()}
+		Workers: controller.FastBindingWorkers, Steps: steps, Log: logr.Discard()}
 	ctx, cancel := context.WithCancel(ctx)
 	if err := fb.SetupWithManager(ctx, mgr); err != nil {
 		cancel()
 		return nil, err
 	}
-	done := make(chan struct{})
+	f := &FloorFastBinding{steps: steps, cancel: cancel, errc: make(chan error, 1)}
+	go func() { f.errc <- mgr.Start(ctx) }()
+	synced := make(chan bool, 1)
 	go func() {
-		defer close(done)
-		_ = mgr.Start(ctx)
+		sctx, scancel := context.WithTimeout(ctx, time.Minute)
+		defer scancel()
+		synced <- mgr.GetCache().WaitForCacheSync(sctx)
 	}()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
+	select {
+	case err := <-f.errc:
 		cancel()
-		<-done
-		return nil, fmt.Errorf("floor fast binding: caches not filled")
+		return nil, fmt.Errorf("floor fast binding stopped: %w", err)
+	case ok := <-synced:
+		if !ok {
+			return nil, errors.Join(errors.New("floor fast binding: caches not filled in a minute"), f.Stop())
+		}
 	}
-	return func() { cancel(); <-done }, nil
+	return f, nil
+}
+
+// Steps says which steps fast binding took.
+func (f *FloorFastBinding) Steps() string {
+	taken := map[string]float64{}
+	for _, step := range []string{"announce", "bind", "unprotect-claim", "release", "unprotect-volume"} {
+		var m dto.Metric
+		if f.steps.WithLabelValues(FloorDriver, step).Write(&m) == nil {
+			taken[step] = m.GetCounter().GetValue()
+		}
+	}
+	return StepsSince(nil, taken)
+}
+
+// Stop stops fast binding and returns why it ended, if not by Stop.
+func (f *FloorFastBinding) Stop() error {
+	f.cancel()
+	return <-f.errc
 }

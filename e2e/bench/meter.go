@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ type procKey struct {
 // NewMeter starts sampling. host maps the PIDs of the control-plane
 // processes to their names; inits lists the nodes' init PIDs.
 func NewMeter(cs kubernetes.Interface, host map[int]string, inits []int, interval time.Duration) *Meter {
-	m := &Meter{cs: cs, host: host, inits: map[int]bool{}, pageSize: int64(os.Getpagesize()),
+	m := &Meter{cs: cs, host: maps.Clone(host), inits: map[int]bool{}, pageSize: int64(os.Getpagesize()),
 		containers: map[string]string{}, sandboxes: map[string]string{}, known: map[procKey]string{},
 		first: map[procKey]uint64{}, last: map[procKey]uint64{}, comp: map[procKey]string{}, peak: map[string]int64{},
 		stop: make(chan struct{}), done: make(chan struct{})}

@@ -84,7 +84,11 @@ func WriteResult(w io.Writer, r Result) {
 	if r.AllBound > 0 {
 		fmt.Fprintf(w, "    all Bound          %s after the first create request\n", secs(r.AllBound))
 	}
-	fmt.Fprintf(w, "    create -> Bound    p50 %s  p90 %s  max %s  (%d PVCs; per node %s)\n", ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max), r.Bound.N, perNode(r.Marks))
+	where := ""
+	if nodes := perNode(r.Marks); nodes != "" {
+		where = "; per node " + nodes
+	}
+	fmt.Fprintf(w, "    create -> Bound    p50 %s  p90 %s  max %s  (%d PVCs%s)\n", ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max), r.Bound.N, where)
 	if r.PodsRunning > 0 {
 		fmt.Fprintf(w, "    all pods Running   %s after the first create request\n", secs(r.PodsRunning))
 	}
@@ -119,7 +123,9 @@ func WriteResult(w io.Writer, r Result) {
 func perNode(ms []Marks) string {
 	n := map[string]int{}
 	for _, m := range ms {
-		n[m.Node]++
+		if m.Node != "" { // the floor's volumes are on no node
+			n[m.Node]++
+		}
 	}
 	names := slices.Sorted(maps.Keys(n))
 	var parts []string

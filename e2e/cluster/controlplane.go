@@ -24,6 +24,18 @@ func freePort(ip string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// StartTool starts one of the Kubernetes tools the cluster runs with (its
+// tools directory) as a host process, output to LogDir()/name.log; Down
+// stops it with the control plane. The benchmark runs a csi-provisioner
+// of its own this way.
+func (c *Cluster) StartTool(name, tool string, args ...string) (Proc, error) {
+	p, err := startProcess(spawn{name: name, path: c.o.tool(tool), args: args, log: c.o.path("logs", name+".log")})
+	if err != nil {
+		return Proc{}, err
+	}
+	return p, c.st.update(func(s *State) { s.Processes = append(s.Processes, p) })
+}
+
 func (c *Cluster) startControl(name string, args ...string) error {
 	_, err := c.StartTool(name, name, args...)
 	return err

@@ -8,7 +8,7 @@ import "maps"
 
 // ControlPlane returns the processes the cluster started on the host, in
 // start order (etcd, kube-apiserver, kube-controller-manager, ... and one
-// init per node, named after the node).
+// init per node, named after the node, and what StartTool started).
 func (c *Cluster) ControlPlane() []Proc {
 	c.st.mu.Lock()
 	defer c.st.mu.Unlock()
@@ -30,18 +30,6 @@ func (c *Cluster) ShellImage() string { return "docker.io/toposuite/busybox:" + 
 
 // LogDir holds the log file of every process the cluster started.
 func (c *Cluster) LogDir() string { return c.o.path("logs") }
-
-// StartTool starts one of the Kubernetes tools the cluster runs with (its
-// tools directory) as a host process, output to LogDir()/name.log; Down
-// stops it with the control plane. The benchmark runs a csi-provisioner
-// of its own this way.
-func (c *Cluster) StartTool(name, tool string, args ...string) (Proc, error) {
-	p, err := startProcess(spawn{name: name, path: c.o.tool(tool), args: args, log: c.o.path("logs", name+".log")})
-	if err != nil {
-		return Proc{}, err
-	}
-	return p, c.st.update(func(s *State) { s.Processes = append(s.Processes, p) })
-}
 
 // Dir is the lab directory: the cluster's files, sockets and logs.
 func (c *Cluster) Dir() string { return c.o.path() }

@@ -45,7 +45,7 @@ func startProcess(sp spawn) (Proc, error) {
 	attr.Setsid = true
 	files := append([]*os.File{devnull, logf, logf}, sp.files...)
 	p, err := os.StartProcess(sp.path, append([]string{sp.path}, sp.args...), &os.ProcAttr{
-		Env:   append(append(os.Environ(), sp.env...), "LC_ALL=C"),
+		Env:   append(append(labEnviron(), sp.env...), "LC_ALL=C"),
 		Files: files,
 		Sys:   attr,
 	})
@@ -60,6 +60,19 @@ func startProcess(sp spawn) (Proc, error) {
 		return Proc{}, fmt.Errorf("%s exited at once: see %s", sp.name, sp.log)
 	}
 	return Proc{Name: sp.name, PID: p.Pid, Start: start}, nil
+}
+
+// labEnviron is this process's environment without KUBECONFIG: the lab's
+// programs are told their cluster by flags, and some (csi-provisioner)
+// would prefer a KUBECONFIG naming another cluster to their flag.
+func labEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // procStart returns the start time of pid (clock ticks since boot).
