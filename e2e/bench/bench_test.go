@@ -151,18 +151,17 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 }
 
 // benchFloor measures the floor (floor.go) after the drivers, on the same
-// cluster, first as any driver gets it (kube-controller-manager binds),
-// then with the suite's fast binding: single PVCs and the Immediate burst
-// (the floor has no node plugin for the pods of WaitForFirstConsumer).
+// cluster and with the same scenarios, first as any driver gets it
+// (kube-controller-manager binds), then with the suite's fast binding.
 func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) []Row {
-	p, stop, err := StartFloor(ctx, c)
+	p, stop, err := StartFloor(ctx, c, r.CS)
 	if err != nil {
 		b.Errorf("floor: %v", err)
 		return nil
 	}
 	defer stop()
 	host[p.PID] = "floor csi-provisioner"
-	fmt.Printf("\n-- floor: %s, a CSI driver that does nothing (served by this benchmark), with a csi-provisioner of its own on the host: %s\n",
+	fmt.Printf("\n-- floor: %s, a CSI driver that does nothing (served by this benchmark; its volumes are empty directories), with a csi-provisioner of its own on the host: %s\n",
 		Floor.Name, strings.Join(FloorProvisionerArgs, " "))
 	if err := r.EnsureClasses(ctx, Floor); err != nil {
 		b.Error(err)
@@ -198,7 +197,7 @@ func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c 
 	return rows
 }
 
-// floorRow runs the floor's single PVCs and Immediate burst.
+// floorRow runs the floor's single PVCs and both bursts.
 func floorRow(ctx context.Context, r *Runner, label string, meter func() *Meter) (Row, error) {
 	row := Row{Driver: label}
 	var err error
@@ -212,6 +211,10 @@ func floorRow(ctx context.Context, r *Runner, label string, meter func() *Meter)
 		return row, fmt.Errorf("%s %d PVCs Immediate: %w", label, n, err)
 	}
 	WriteResult(os.Stdout, row.Immediate)
+	if row.Waiting, err = r.Burst(ctx, Floor, n, true, meter); err != nil {
+		return row, fmt.Errorf("%s %d PVCs WaitForFirstConsumer: %w", label, n, err)
+	}
+	WriteResult(os.Stdout, row.Waiting)
 	return row, nil
 }
 

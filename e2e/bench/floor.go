@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -37,9 +38,10 @@ import (
 // FloorDriver is the floor's CSI driver name.
 const FloorDriver = "floor.bench.toposuite.io"
 
-// Floor describes the floor like a driver of the suite: no namespace, no
-// volumes on the nodes, no LogicalVolumes.
-var Floor = Driver{Name: FloorDriver, Short: "floor", NoLogicalVolumes: true}
+// Floor describes the floor like a driver of the suite: no chart (the
+// benchmark makes its WaitForFirstConsumer class too), no volumes on the
+// nodes, no LogicalVolumes.
+var Floor = Driver{Name: FloorDriver, Short: "floor", StorageClass: "bench-floor-wffc", NoLogicalVolumes: true}
 
 // FloorProvisionerArgs are the floor's csi-provisioner flags besides its
 // socket and kubeconfig: the charts' client limits, workers and timeout.
@@ -80,26 +82,22 @@ func (floorServer) DeleteVolume(context.Context, *csi.DeleteVolumeRequest) (*csi
 	return &csi.DeleteVolumeResponse{}, nil
 }
 
-// StartFloor serves the floor driver on a socket in the lab directory and
-// starts a csi-provisioner for it on the host; the returned stop ends the
-// server, and with it the provisioner (it exits when it loses its driver;
-// the cluster's Down stops it otherwise). It waits until the provisioner
-// has started its controller (its log says so).
-func StartFloor(ctx context.Context, c *cluster.Cluster) (cluster.Proc, func(), error) {
-	dir := filepath.Join(c.Dir(), "floor")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cluster.Proc{}, nil, err
-	}
-	sock := filepath.Join(dir, "csi.sock")
-	_ = os.Remove(sock)
-	l, err := net.Listen("unix", sock)
+// StartFloor serves the floor driver's controller on a socket in the lab
+// directory, starts a csi-provisioner for it on the host and registers the
+// floor's node service (floornode.go) with every kubelet. The returned stop
+// ends the servers, and with them the provisioner (it exits when it loses
+// its driver; the cluster's Down stops it otherwise). It waits until the
+// provisioner has started its controller (its log says so) and every node
+// lists the driver.
+func StartFloor(ctx context.Context, c *cluster.Cluster, cs kubernetes.Interface) (cluster.Proc, func(), error) {
+	sock := filepath.Join(c.Dir(), "floor", "csi.sock")
+	srv, err := serveCSI(sock, func(s *grpc.Server) {
+		csi.RegisterIdentityServer(s, floorServer{})
+		csi.RegisterControllerServer(s, floorServer{})
+	})
 	if err != nil {
 		return cluster.Proc{}, nil, err
 	}
-	srv := grpc.NewServer()
-	csi.RegisterIdentityServer(srv, floorServer{})
-	csi.RegisterControllerServer(srv, floorServer{})
-	go func() { _ = srv.Serve(l) }()
 	args := append([]string{"--csi-address=" + sock, "--kubeconfig=" + c.Kubeconfig()}, FloorProvisionerArgs...)
 	p, err := c.StartTool("floor-csi-provisioner", "csi-provisioner", args...)
 	if err != nil {
@@ -110,7 +108,29 @@ func StartFloor(ctx context.Context, c *cluster.Cluster) (cluster.Proc, func(), 
 		srv.Stop()
 		return p, nil, err
 	}
-	return p, srv.Stop, nil
+	stopNodes, err := startFloorNodes(ctx, c, cs)
+	if err != nil {
+		srv.Stop()
+		return p, nil, err
+	}
+	return p, func() { stopNodes(); srv.Stop() }, nil
+}
+
+// serveCSI serves the services register adds on a unix socket at path
+// (its directory made, a stale socket replaced) until the server stops.
+func serveCSI(path string, register func(*grpc.Server)) (*grpc.Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	srv := grpc.NewServer()
+	register(srv)
+	go func() { _ = srv.Serve(l) }()
+	return srv, nil
 }
 
 // waitLog waits until the log file of process pid holds want.

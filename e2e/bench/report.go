@@ -149,7 +149,7 @@ func WriteTable(w io.Writer, rows []Row) {
 		return strings.Join([]string{ms(r.Bound.P50), ms(r.Bound.P90), ms(r.Bound.Max)}, " / ")
 	}
 	for _, r := range rows {
-		wffc := []string{"-", "-", "-", "-"} // the floor has no node plugin for pods
+		wffc := []string{"-", "-", "-", "-"} // a run that stopped before it
 		if r.Waiting.Bound.N > 0 {
 			wffc = []string{secs(r.Waiting.AllBound), burst(r.Waiting), secs(r.Waiting.Deletion), secs(r.Waiting.PodsRunning)}
 		}

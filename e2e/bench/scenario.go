@@ -112,22 +112,29 @@ type Result struct {
 	LoadBefore, LoadAfter, Quiet string
 }
 
-// EnsureClasses makes the Immediate StorageClass of d.
+// EnsureClasses makes the Immediate StorageClass of d and, for the floor
+// (which has no chart), its WaitForFirstConsumer class.
 func (r *Runner) EnsureClasses(ctx context.Context, d Driver) error {
-	immediate, del, expand := storagev1.VolumeBindingImmediate, corev1.PersistentVolumeReclaimDelete, true
+	classes := map[string]storagev1.VolumeBindingMode{d.ImmediateClass(): storagev1.VolumeBindingImmediate}
+	if d.NoLogicalVolumes {
+		classes[d.StorageClass] = storagev1.VolumeBindingWaitForFirstConsumer
+	}
+	del, expand := corev1.PersistentVolumeReclaimDelete, true
 	params := map[string]string{}
 	if d.FSType != "" {
 		params["csi.storage.k8s.io/fstype"] = d.FSType
 	}
-	_, err := r.CS.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
-		ObjectMeta:  metav1.ObjectMeta{Name: d.ImmediateClass()},
-		Provisioner: d.Name, Parameters: params,
-		ReclaimPolicy: &del, VolumeBindingMode: &immediate, AllowVolumeExpansion: &expand,
-	}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return nil
+	for name, mode := range classes {
+		_, err := r.CS.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
+			ObjectMeta:  metav1.ObjectMeta{Name: name},
+			Provisioner: d.Name, Parameters: params,
+			ReclaimPolicy: &del, VolumeBindingMode: &mode, AllowVolumeExpansion: &expand,
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 func pvc(name, class string) *corev1.PersistentVolumeClaim {

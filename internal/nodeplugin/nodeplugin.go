@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.KubeletRegistrationPath != "" {
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			return serveRegistration(ctx, o.TargetRoot, o.Driver.Name, o.KubeletRegistrationPath, o.Log.WithName("registration"))
+			return ServeRegistration(ctx, o.TargetRoot, o.Driver.Name, o.KubeletRegistrationPath, o.Log.WithName("registration"))
 		})); err != nil {
 			return err
 		}

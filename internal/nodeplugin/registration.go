@@ -46,9 +46,9 @@ func RegistrationSocket(kubeletDir, driver string) string {
 	return filepath.Join(kubeletDir, "plugins_registry", driver+"-reg.sock")
 }
 
-// serveRegistration serves the registration service until ctx ends; removing
+// ServeRegistration serves the registration service until ctx ends; removing
 // the socket at the end deregisters the plugin.
-func serveRegistration(ctx context.Context, kubeletDir, driver, endpoint string, log logr.Logger) error {
+func ServeRegistration(ctx context.Context, kubeletDir, driver, endpoint string, log logr.Logger) error {
 	s := grpcserver.New(log, func(req any) string { return "" }, nil)
 	registration.RegisterRegistrationServer(s, &registrar{driver: driver, endpoint: endpoint, log: log})
 	return grpcserver.ServeUnix(ctx, s, RegistrationSocket(kubeletDir, driver), 5*time.Second)

@@ -18,7 +18,7 @@ func TestRegistrationService(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveRegistration(ctx, dir, "topols.io", "/var/lib/kubelet/plugins/topols.io/node/csi.sock", logr.Discard())
+		done <- ServeRegistration(ctx, dir, "topols.io", "/var/lib/kubelet/plugins/topols.io/node/csi.sock", logr.Discard())
 	}()
 	conn, err := grpc.NewClient("unix://"+RegistrationSocket(dir, "topols.io"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
