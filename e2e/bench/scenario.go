@@ -395,29 +395,23 @@ func (r *Runner) poll(ctx context.Context, what string, cond func() (bool, strin
 }
 
 func (r *Runner) waitPodsRunning(ctx context.Context, n int) error {
-	return r.poll(ctx, "pods running", func() (bool, string) {
-		pods, err := r.CS.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		running := 0
-		for _, p := range pods.Items {
-			if p.Status.Phase == corev1.PodRunning {
-				running++
-			}
-		}
-		return running == n, fmt.Sprintf("%d of %d running", running, n)
-	})
+	return r.waitPods(ctx, "running", func(_, running int) bool { return running == n })
 }
 
 func (r *Runner) waitNoPods(ctx context.Context) error {
-	return r.poll(ctx, "pods gone", func() (bool, string) {
-		pods, err := r.CS.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(pods.Items) == 0, fmt.Sprintf("%d left", len(pods.Items))
-	})
+	return r.waitPods(ctx, "gone", func(all, _ int) bool { return all == 0 })
+}
+
+// waitPods waits until cond holds over the benchmark's pods (the
+// timeline's watch), saying how many there are when it times out.
+func (r *Runner) waitPods(ctx context.Context, what string, cond func(all, running int) bool) error {
+	wctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	all, running, err := r.Timeline.WaitPods(wctx, cond)
+	if err != nil {
+		return fmt.Errorf("pods %s: not after %v: %d pods, %d running: %w", what, r.Timeout, all, running, err)
+	}
+	return nil
 }
 
 // waitNodesClean waits until no node has a volume of the benchmark left.

@@ -55,6 +55,8 @@ type Marks struct {
 type Timeline struct {
 	mu    sync.Mutex
 	byUID map[string]*Marks
+	// pods are Namespace's pods by name: whether each runs.
+	pods map[string]bool
 	// waiters are woken on every change.
 	changed chan struct{}
 }
@@ -65,13 +67,23 @@ var LogicalVolumes = schema.GroupVersionResource{Group: "topolvm.io", Version: "
 // StartTimeline watches PVCs, PVs and LogicalVolumes until ctx ends and
 // returns once the caches are filled.
 func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) (*Timeline, error) {
-	tl := &Timeline{byUID: map[string]*Marks{}, changed: make(chan struct{})}
+	tl := &Timeline{byUID: map[string]*Marks{}, pods: map[string]bool{}, changed: make(chan struct{})}
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(Namespace))
 	pvcs := f.Core().V1().PersistentVolumeClaims().Informer()
 	if _, err := pvcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { tl.pvc(o, false) },
 		UpdateFunc: func(_, o any) { tl.pvc(o, false) },
 		DeleteFunc: func(o any) { tl.pvc(o, true) },
+	}); err != nil {
+		return nil, err
+	}
+	// The pods are watched, not listed again and again: a list of 100
+	// pods every few milliseconds would load the API server it measures.
+	pods := f.Core().V1().Pods().Informer()
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { tl.pod(o, false) },
+		UpdateFunc: func(_, o any) { tl.pod(o, false) },
+		DeleteFunc: func(o any) { tl.pod(o, true) },
 	}); err != nil {
 		return nil, err
 	}
@@ -96,8 +108,8 @@ func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	f.Start(ctx.Done())
 	g.Start(ctx.Done())
 	d.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), pvcs.HasSynced, pvs.HasSynced, lvs.HasSynced) {
-		return nil, fmt.Errorf("watching PVCs, PVs and LogicalVolumes: %w", ctx.Err())
+	if !cache.WaitForCacheSync(ctx.Done(), pvcs.HasSynced, pods.HasSynced, pvs.HasSynced, lvs.HasSynced) {
+		return nil, fmt.Errorf("watching PVCs, pods, PVs and LogicalVolumes: %w", ctx.Err())
 	}
 	return tl, nil
 }
@@ -148,6 +160,23 @@ func (tl *Timeline) pvc(o any, deleted bool) {
 		}
 		if deleted {
 			setOnce(&m.PVCGone, now)
+		}
+	})
+}
+
+func (tl *Timeline) pod(o any, deleted bool) {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	tl.update(func(time.Time) {
+		if deleted {
+			delete(tl.pods, p.Name)
+		} else {
+			tl.pods[p.Name] = p.Status.Phase == corev1.PodRunning
 		}
 	})
 }
@@ -229,6 +258,30 @@ func (tl *Timeline) Wait(ctx context.Context, uids []string, cond func(m []Marks
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// WaitPods blocks until cond holds over the number of Namespace's pods and
+// of those running, or ctx ends; it returns the last numbers.
+func (tl *Timeline) WaitPods(ctx context.Context, cond func(all, running int) bool) (all, running int, err error) {
+	for {
+		tl.mu.Lock()
+		ch := tl.changed
+		all, running = len(tl.pods), 0
+		for _, r := range tl.pods {
+			if r {
+				running++
+			}
+		}
+		tl.mu.Unlock()
+		if cond(all, running) {
+			return all, running, nil
+		}
+		select {
+		case <-ctx.Done():
+			return all, running, ctx.Err()
 		case <-ch:
 		}
 	}
