@@ -31,7 +31,8 @@ import (
 // The floor is a reference, not a product: the same bursts through
 // csi-provisioner and kube-controller-manager, on the same cluster at the
 // same moment, with a CSI driver that does no work at all (no
-// LogicalVolume, no node, no capacity). Whatever a burst of the floor takes
+// LogicalVolume, no capacity; its volumes are empty directories that the
+// pods mount). Whatever a burst of the floor takes
 // is what Kubernetes' own machinery costs on this machine, so no driver can
 // be faster here; the suite's drivers are measured against it.
 
@@ -39,9 +40,18 @@ import (
 const FloorDriver = "floor.bench.toposuite.io"
 
 // Floor describes the floor like a driver of the suite: no chart (the
-// benchmark makes its WaitForFirstConsumer class too), no volumes on the
-// nodes, no LogicalVolumes.
-var Floor = Driver{Name: FloorDriver, Short: "floor", StorageClass: "bench-floor-wffc", NoLogicalVolumes: true}
+// benchmark makes its WaitForFirstConsumer class too), no LogicalVolumes;
+// its volumes on a node are the directories its node service published
+// and the kubelet has not unpublished yet.
+var Floor = Driver{Name: FloorDriver, Short: "floor", StorageClass: "bench-floor-wffc", NoLogicalVolumes: true,
+	VolumesOnNode: func(_ context.Context, c *cluster.Cluster, node string) ([]string, error) {
+		mounts, err := filepath.Glob(filepath.Join(c.KubeletDir(node), "pods", "*", "volumes", "kubernetes.io~csi", "pvc-*", "mount"))
+		var names []string
+		for _, m := range mounts {
+			names = append(names, filepath.Base(filepath.Dir(m)))
+		}
+		return names, err
+	}}
 
 // FloorProvisionerArgs are the floor's csi-provisioner flags besides its
 // socket and kubeconfig: the charts' client limits, workers and timeout.

@@ -76,8 +76,7 @@ func (n floorNode) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublish
 // onHost is where a kubelet's path lies on the host.
 func (n floorNode) onHost(target string) (string, error) {
 	rel, ok := strings.CutPrefix(target, kubeletRoot+"/")
-	rel = filepath.Clean(rel)
-	if !ok || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+	if rel = filepath.Clean(rel); !ok || rel == "." || !filepath.IsLocal(rel) {
 		return "", status.Errorf(codes.InvalidArgument, "target path %q is not under %s", target, kubeletRoot)
 	}
 	return filepath.Join(n.kubeletDir, rel), nil
@@ -85,8 +84,8 @@ func (n floorNode) onHost(target string) (string, error) {
 
 // startFloorNodes declares the floor's CSIDriver (no attachment, no
 // capacity) and serves and registers its node service on every node; it
-// returns once every node lists the driver. stop deregisters and ends the
-// servers.
+// returns once every node lists the driver. stop deregisters, ends the
+// servers and deletes the CSIDriver.
 func startFloorNodes(ctx context.Context, c *cluster.Cluster, cs kubernetes.Interface) (stop func(), err error) {
 	no := false
 	_, err = cs.StorageV1().CSIDrivers().Create(ctx, &storagev1.CSIDriver{
@@ -106,7 +105,11 @@ func startFloorNodes(ctx context.Context, c *cluster.Cluster, cs kubernetes.Inte
 		for _, s := range servers {
 			s.Stop()
 		}
+		_ = cs.StorageV1().CSIDrivers().Delete(context.WithoutCancel(ctx), FloorDriver, metav1.DeleteOptions{})
 	}
+	// A registration service that fails (its socket, say) ends the wait
+	// below at once.
+	failed := make(chan error, len(c.NodeNames()))
 	endpoint := filepath.Join(kubeletRoot, "plugins", FloorDriver, "csi.sock")
 	for _, node := range c.NodeNames() {
 		dir := c.KubeletDir(node)
@@ -122,18 +125,21 @@ func startFloorNodes(ctx context.Context, c *cluster.Cluster, cs kubernetes.Inte
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = nodeplugin.ServeRegistration(rctx, dir, FloorDriver, endpoint, logr.Discard())
+			if err := nodeplugin.ServeRegistration(rctx, dir, FloorDriver, endpoint, logr.Discard()); err != nil && rctx.Err() == nil {
+				failed <- fmt.Errorf("registration service of %s: %w", node, err)
+			}
 		}()
 	}
-	if err := waitRegistered(ctx, cs, c.NodeNames()); err != nil {
+	if err := waitRegistered(ctx, cs, c.NodeNames(), failed); err != nil {
 		stop()
 		return nil, err
 	}
 	return stop, nil
 }
 
-// waitRegistered waits until the CSINode of every node lists the floor.
-func waitRegistered(ctx context.Context, cs kubernetes.Interface, nodes []string) error {
+// waitRegistered waits until the CSINode of every node lists the floor, or
+// a registration service fails.
+func waitRegistered(ctx context.Context, cs kubernetes.Interface, nodes []string, failed <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
@@ -150,6 +156,8 @@ func waitRegistered(ctx context.Context, cs kubernetes.Interface, nodes []string
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the kubelets of %v did not register %s: %w", missing, FloorDriver, ctx.Err())
+		case err := <-failed:
+			return err
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

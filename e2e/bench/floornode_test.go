@@ -34,7 +34,7 @@ func TestFloorNodePublish(t *testing.T) {
 	if _, err := os.Stat(onHost); !os.IsNotExist(err) {
 		t.Errorf("unpublished volume still there: %v", err)
 	}
-	for _, bad := range []string{"/tmp/elsewhere", "/var/lib/kubelet", "/var/lib/kubeletx/pods", "/var/lib/kubelet/pods/../../etc"} {
+	for _, bad := range []string{"/tmp/elsewhere", "/var/lib/kubelet", "/var/lib/kubeletx/pods", "/var/lib/kubelet/pods/../../etc", "/var/lib/kubelet//"} {
 		_, err := n.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: "pvc-1", TargetPath: bad})
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("publish at %s: %v, want InvalidArgument", bad, err)

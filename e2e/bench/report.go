@@ -93,7 +93,7 @@ func WriteResult(w io.Writer, r Result) {
 		fmt.Fprintf(w, "    all pods Running   %s after the first create request\n", secs(r.PodsRunning))
 	}
 	if r.Deletion > 0 {
-		fmt.Fprintf(w, "    deletion           %s until every PV, LogicalVolume and volume on the nodes was gone\n", secs(r.Deletion))
+		fmt.Fprintf(w, "    deletion           %s until every PV, LogicalVolume (if any) and volume on the nodes was gone\n", secs(r.Deletion))
 	}
 	fmt.Fprintf(w, "    delete -> PV gone  p50 %s  p90 %s  max %s\n", ms(r.Deleted.P50), ms(r.Deleted.P90), ms(r.Deleted.Max))
 	if r.NodeCreate.N > 0 {
@@ -123,7 +123,7 @@ func WriteResult(w io.Writer, r Result) {
 func perNode(ms []Marks) string {
 	n := map[string]int{}
 	for _, m := range ms {
-		if m.Node != "" { // the floor's volumes are on no node
+		if m.Node != "" { // known from the LogicalVolume; the floor has none
 			n[m.Node]++
 		}
 	}

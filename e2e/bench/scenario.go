@@ -24,12 +24,12 @@ import (
 type Driver struct {
 	// Name is the CSI driver name; Short names it in figures.
 	Name, Short string
-	// Namespace is the release's namespace; StorageClass its chart's
-	// WaitForFirstConsumer class; FSType that class's filesystem.
+	// Namespace is the release's namespace ("" for the floor, which has
+	// no chart); StorageClass its WaitForFirstConsumer class; FSType that
+	// class's filesystem.
 	Namespace, StorageClass, FSType string
 	// VolumesOnNode lists the volumes of the benchmark on a node
-	// (pvc-...), asking LVM or btrfs there; nil when the driver keeps
-	// nothing on the nodes.
+	// (pvc-...), asking LVM or btrfs there.
 	VolumesOnNode func(ctx context.Context, c *cluster.Cluster, node string) ([]string, error)
 	// NoLogicalVolumes: the driver makes no LogicalVolume (the floor).
 	NoLogicalVolumes bool
@@ -112,11 +112,11 @@ type Result struct {
 	LoadBefore, LoadAfter, Quiet string
 }
 
-// EnsureClasses makes the Immediate StorageClass of d and, for the floor
-// (which has no chart), its WaitForFirstConsumer class.
+// EnsureClasses makes the Immediate StorageClass of d and, for a driver
+// without a chart (the floor), its WaitForFirstConsumer class.
 func (r *Runner) EnsureClasses(ctx context.Context, d Driver) error {
 	classes := map[string]storagev1.VolumeBindingMode{d.ImmediateClass(): storagev1.VolumeBindingImmediate}
-	if d.NoLogicalVolumes {
+	if d.Namespace == "" {
 		classes[d.StorageClass] = storagev1.VolumeBindingWaitForFirstConsumer
 	}
 	del, expand := corev1.PersistentVolumeReclaimDelete, true
@@ -416,9 +416,6 @@ func (r *Runner) waitPods(ctx context.Context, what string, cond func(all, runni
 
 // waitNodesClean waits until no node has a volume of the benchmark left.
 func (r *Runner) waitNodesClean(ctx context.Context, d Driver) error {
-	if d.VolumesOnNode == nil {
-		return nil
-	}
 	return r.poll(ctx, d.Short+" volumes removed on the nodes", func() (bool, string) {
 		var left []string
 		for node := range r.Cluster.NodeInits() {

@@ -51,7 +51,8 @@ type Marks struct {
 }
 
 // Timeline records the Marks of every PVC in Namespace, its PV and its
-// LogicalVolume (named pvc-<PVC UID> by both drivers).
+// LogicalVolume (named pvc-<PVC UID> by both drivers), and which of the
+// namespace's pods run.
 type Timeline struct {
 	mu    sync.Mutex
 	byUID map[string]*Marks
@@ -64,7 +65,7 @@ type Timeline struct {
 // LogicalVolumes is the LogicalVolume resource of both drivers.
 var LogicalVolumes = schema.GroupVersionResource{Group: "topolvm.io", Version: "v1", Resource: "logicalvolumes"}
 
-// StartTimeline watches PVCs, PVs and LogicalVolumes until ctx ends and
+// StartTimeline watches PVCs, pods, PVs and LogicalVolumes until ctx ends and
 // returns once the caches are filled.
 func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) (*Timeline, error) {
 	tl := &Timeline{byUID: map[string]*Marks{}, pods: map[string]bool{}, changed: make(chan struct{})}
