@@ -26,10 +26,13 @@ func FastBindingSteps(ctx context.Context, cs kubernetes.Interface, d Driver) (m
 	return steps, nil
 }
 
+// fastBindingSteps are the steps fast binding counts, in their order.
+var fastBindingSteps = []string{"announce", "bind", "unprotect-claim", "release", "unprotect-volume"}
+
 // StepsSince formats the steps taken since before, in a fixed order.
 func StepsSince(before, after map[string]float64) string {
 	var parts []string
-	for _, s := range []string{"announce", "bind", "unprotect-claim", "release", "unprotect-volume"} {
+	for _, s := range fastBindingSteps {
 		parts = append(parts, fmt.Sprintf("%s %d", s, int(after[s]-before[s])))
 	}
 	return strings.Join(parts, ", ")

@@ -34,6 +34,6 @@ func (c *Cluster) LogDir() string { return c.o.path("logs") }
 // Dir is the lab directory: the cluster's files, sockets and logs.
 func (c *Cluster) Dir() string { return c.o.path() }
 
-// KubeletDir is where node's kubelet root dir (/var/lib/kubelet in the
+// KubeletDir is where a node's kubelet root dir (/var/lib/kubelet in the
 // node) lies on the host.
 func (c *Cluster) KubeletDir(node string) string { return c.o.path(node, "kubelet") }
