@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
 	"github.com/toposuite/toposuite/internal/testutil"
@@ -277,6 +278,52 @@ func TestIntegrationDevelopmentLoopRemoveLeavesForeignDevices(t *testing.T) {
 	}
 	if names := r.lvNames(); len(names) != 1 || names[0] != "foreign" {
 		t.Errorf("LVs = %v, the foreign LV must survive", names)
+	}
+}
+
+// A volume whose filesystem is still mounted is not removed, as real LVM
+// refuses to remove an open LV: the kernel would detach its loop device
+// only at the unmount, and a new volume on the freed extents would get the
+// old filesystem's superblock written over its own then. Once unmounted,
+// it goes.
+func TestIntegrationDevelopmentLoopRemoveRefusedWhileMounted(t *testing.T) {
+	testutil.RequireTools(t, "mkfs.ext4")
+	r, pv := newDevLoopRig(t)
+	c := testutil.Context(t)
+	v, err := r.client.CreateVolume(c, &api.CreateVolumeRequest{Name: "mounted", SizeBytes: 16 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := v.Volume.Path
+	testutil.MkfsExt4(t, dev)
+	mnt := testutil.Dir(t)
+	testutil.Run(t, nil, "mount", dev, mnt)
+	unmounted := false
+	t.Cleanup(func() {
+		if !unmounted {
+			testutil.Unmount(t, mnt)
+		}
+	})
+	_, err = r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "mounted"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("remove of a mounted volume: %v, want FailedPrecondition", err)
+	}
+	if names := r.lvNames(); len(names) != 1 || names[0] != "mounted" {
+		t.Errorf("LVs = %v after the refused removal, want the volume kept", names)
+	}
+	if l := loopsOver(t, pv); len(l) != 1 || l[0] != dev {
+		t.Errorf("loop devices over the PV = %v, want %s kept", l, dev)
+	}
+	testutil.Unmount(t, mnt)
+	unmounted = true
+	if _, err := r.client.RemoveVolume(c, &api.RemoveVolumeRequest{Name: "mounted"}); err != nil {
+		t.Fatalf("remove after the unmount: %v", err)
+	}
+	if names := r.lvNames(); len(names) != 0 {
+		t.Errorf("LVs = %v, want none", names)
+	}
+	if l := loopsOver(t, pv); len(l) != 0 {
+		t.Errorf("loop devices left over the PV: %v", l)
 	}
 }
 

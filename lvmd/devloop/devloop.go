@@ -285,25 +285,58 @@ func (a *Activator) Deactivate(ctx context.Context, vg, name string, tags ...str
 
 func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {
 	if dev := a.recalled(pv, offset); dev != "" {
-		if _, err := a.run.Run(ctx, "losetup", "--detach", dev); err != nil {
-			return fmt.Errorf("detach %s: %w", dev, err)
+		if err := a.detachDevice(ctx, dev); err != nil {
+			return err
 		}
 		a.forget(pv, offset)
 		return nil
 	}
-	defer a.forget(pv, offset)
 	loops, err := a.disks.LoopsBackedBy(ctx, pv)
 	if err != nil {
 		return err
 	}
 	for _, l := range loops {
 		if l.Offset == offset {
-			if _, err := a.run.Run(ctx, "losetup", "--detach", l.Path); err != nil {
-				return fmt.Errorf("detach %s: %w", l.Path, err)
+			if err := a.detachDevice(ctx, l.Path); err != nil {
+				return err
 			}
 		}
 	}
+	a.forget(pv, offset)
 	return nil
+}
+
+// ErrInUse: the volume's device is still mounted (or otherwise held
+// exclusively), as real LVM refuses to remove an open LV.
+var ErrInUse = errors.New("the volume's device is in use")
+
+// detachDevice detaches a loop device that nothing holds. The kernel
+// detaches a mounted loop device only when it is unmounted (losetup
+// --detach succeeds at once), so without this check the LV could be
+// removed under a mounted filesystem, whose extents a new volume would
+// then share: its unmount would write the old superblock over the new
+// volume's.
+func (a *Activator) detachDevice(ctx context.Context, dev string) error {
+	if err := exclusive(dev); err != nil {
+		return err
+	}
+	if _, err := a.run.Run(ctx, "losetup", "--detach", dev); err != nil {
+		return fmt.Errorf("detach %s: %w", dev, err)
+	}
+	return nil
+}
+
+// exclusive fails with ErrInUse when dev cannot be opened exclusively: a
+// filesystem on it is mounted.
+func exclusive(dev string) error {
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("%s: %w", dev, ErrInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dev, err)
+	}
+	return unix.Close(fd)
 }
 
 // Reconcile makes the loop devices match the LVs: every LV of vgs for which
