@@ -131,6 +131,13 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 	}
 	meter := func() *Meter { return NewMeter(cs, host, inits, 200*time.Millisecond) }
 	var rows []Row
+	// keep takes a row of this setting into the summary and go test's
+	// metrics.
+	keep := func(b *testing.B, row Row) {
+		row.Setting = name
+		rows = append(rows, row)
+		reportMetrics(b, row)
+	}
 	for _, d := range Drivers {
 		b.Run(d.Short, func(b *testing.B) {
 			row, err := benchDriver(ctx, r, d, meter)
@@ -139,25 +146,21 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 				cleanNamespace(ctx, r)
 				return
 			}
-			row.Setting = name
-			rows = append(rows, row)
-			reportMetrics(b, row)
+			keep(b, row)
 		})
 	}
-	b.Run(Floor.Short, func(b *testing.B) {
-		rows = append(rows, benchFloor(ctx, b, name, r, c, cfg, host, meter)...)
-	})
+	b.Run(Floor.Short, func(b *testing.B) { benchFloor(ctx, b, keep, r, c, cfg, host, meter) })
 	return rows
 }
 
 // benchFloor measures the floor (floor.go) after the drivers, on the same
 // cluster and with the same scenarios, first as any driver gets it
 // (kube-controller-manager binds), then with the suite's fast binding.
-func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) []Row {
+func benchFloor(ctx context.Context, b *testing.B, keep func(*testing.B, Row), r *Runner, c *cluster.Cluster, cfg *rest.Config, host map[int]string, meter func() *Meter) {
 	p, stop, err := StartFloor(ctx, c, r.CS)
 	if err != nil {
 		b.Errorf("floor: %v", err)
-		return nil
+		return
 	}
 	defer stop()
 	host[p.PID] = "floor csi-provisioner"
@@ -165,9 +168,8 @@ func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c 
 		Floor.Name, strings.Join(FloorProvisionerArgs, " "))
 	if err := r.EnsureClasses(ctx, Floor); err != nil {
 		b.Error(err)
-		return nil
+		return
 	}
-	var rows []Row
 	measure := func(b *testing.B, label string) {
 		row, err := floorRow(ctx, r, label, meter)
 		if err != nil {
@@ -177,9 +179,7 @@ func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c 
 			cleanNamespace(ctx, r)
 			return
 		}
-		row.Setting = setting
-		rows = append(rows, row)
-		reportMetrics(b, row)
+		keep(b, row)
 	}
 	b.Run("alone", func(b *testing.B) { measure(b, "floor") })
 	b.Run("fast-binding", func(b *testing.B) {
@@ -194,7 +194,6 @@ func benchFloor(ctx context.Context, b *testing.B, setting string, r *Runner, c 
 			b.Errorf("floor fast binding: %v", err)
 		}
 	})
-	return rows
 }
 
 // floorRow runs the floor's single PVCs and both bursts.

@@ -71,39 +71,23 @@ func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	tl := &Timeline{byUID: map[string]*Marks{}, pods: map[string]bool{}, changed: make(chan struct{})}
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(Namespace))
 	pvcs := f.Core().V1().PersistentVolumeClaims().Informer()
-	if _, err := pvcs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { tl.pvc(o, false) },
-		UpdateFunc: func(_, o any) { tl.pvc(o, false) },
-		DeleteFunc: func(o any) { tl.pvc(o, true) },
-	}); err != nil {
+	if _, err := pvcs.AddEventHandler(events(tl.pvc)); err != nil {
 		return nil, err
 	}
 	// The pods are watched, not listed again and again: a list of 100
 	// pods every few milliseconds would load the API server it measures.
 	pods := f.Core().V1().Pods().Informer()
-	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { tl.pod(o, false) },
-		UpdateFunc: func(_, o any) { tl.pod(o, false) },
-		DeleteFunc: func(o any) { tl.pod(o, true) },
-	}); err != nil {
+	if _, err := pods.AddEventHandler(events(tl.pod)); err != nil {
 		return nil, err
 	}
 	g := informers.NewSharedInformerFactory(cs, 0)
 	pvs := g.Core().V1().PersistentVolumes().Informer()
-	if _, err := pvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { tl.pv(o, false) },
-		UpdateFunc: func(_, o any) { tl.pv(o, false) },
-		DeleteFunc: func(o any) { tl.pv(o, true) },
-	}); err != nil {
+	if _, err := pvs.AddEventHandler(events(tl.pv)); err != nil {
 		return nil, err
 	}
 	d := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 	lvs := d.ForResource(LogicalVolumes).Informer()
-	if _, err := lvs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { tl.lv(o, false) },
-		UpdateFunc: func(_, o any) { tl.lv(o, false) },
-		DeleteFunc: func(o any) { tl.lv(o, true) },
-	}); err != nil {
+	if _, err := lvs.AddEventHandler(events(tl.lv)); err != nil {
 		return nil, err
 	}
 	f.Start(ctx.Done())
@@ -113,6 +97,21 @@ func StartTimeline(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 		return nil, fmt.Errorf("watching PVCs, pods, PVs and LogicalVolumes: %w", ctx.Err())
 	}
 	return tl, nil
+}
+
+// events hands an informer's adds, updates and deletes to f, a deleted
+// object's last state unwrapped when the watch missed its deletion.
+func events(f func(o any, deleted bool)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { f(o, false) },
+		UpdateFunc: func(_, o any) { f(o, false) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			f(o, true)
+		},
+	}
 }
 
 // marks returns the Marks of a PVC UID, made on first use; call with mu held.
@@ -141,9 +140,6 @@ func setOnce(t *time.Time, now time.Time) {
 }
 
 func (tl *Timeline) pvc(o any, deleted bool) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
 	p, ok := o.(*corev1.PersistentVolumeClaim)
 	if !ok {
 		return
@@ -166,9 +162,6 @@ func (tl *Timeline) pvc(o any, deleted bool) {
 }
 
 func (tl *Timeline) pod(o any, deleted bool) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
 	p, ok := o.(*corev1.Pod)
 	if !ok {
 		return
@@ -183,9 +176,6 @@ func (tl *Timeline) pod(o any, deleted bool) {
 }
 
 func (tl *Timeline) pv(o any, deleted bool) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
 	p, ok := o.(*corev1.PersistentVolume)
 	if !ok || p.Spec.ClaimRef == nil || p.Spec.ClaimRef.Namespace != Namespace {
 		return
@@ -203,9 +193,6 @@ func (tl *Timeline) pv(o any, deleted bool) {
 }
 
 func (tl *Timeline) lv(o any, deleted bool) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
 	u, ok := o.(*unstructured.Unstructured)
 	if !ok {
 		return

@@ -31,7 +31,7 @@ func TestTimelinePods(t *testing.T) {
 		t.Fatalf("waiting for two running pods: %v", err)
 	}
 	tl.pod(pod("a", corev1.PodRunning), true)
-	tl.pod(cache.DeletedFinalStateUnknown{Key: Namespace + "/b", Obj: pod("b", corev1.PodRunning)}, true)
+	events(tl.pod).OnDelete(cache.DeletedFinalStateUnknown{Key: Namespace + "/b", Obj: pod("b", corev1.PodRunning)})
 	short, cancelShort := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancelShort()
 	all, running, err := tl.WaitPods(short, func(all, _ int) bool { return all == 0 })

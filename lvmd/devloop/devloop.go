@@ -306,10 +306,6 @@ func (a *Activator) detach(ctx context.Context, pv string, offset int64) error {
 	return nil
 }
 
-// ErrInUse: the volume's device is still mounted (or otherwise held
-// exclusively), as real LVM refuses to remove an open LV.
-var ErrInUse = errors.New("the volume's device is in use")
-
 // detachDevice detaches a loop device that nothing holds. The kernel
 // detaches a mounted loop device only when it is unmounted (losetup
 // --detach succeeds at once), so without this check the LV could be
@@ -326,12 +322,12 @@ func (a *Activator) detachDevice(ctx context.Context, dev string) error {
 	return nil
 }
 
-// exclusive fails with ErrInUse when dev cannot be opened exclusively: a
-// filesystem on it is mounted.
+// exclusive fails when dev cannot be opened exclusively: a filesystem on
+// it is mounted (or something else holds it so).
 func exclusive(dev string) error {
 	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.EBUSY) {
-		return fmt.Errorf("%s: %w", dev, ErrInUse)
+		return fmt.Errorf("%s is mounted or held", dev)
 	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dev, err)
