@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
+	"github.com/toposuite/toposuite/internal/storage"
 )
 
 // memStore is an in-memory VolumeStore whose "node" answers at once with
@@ -100,10 +101,17 @@ func TestVolumeSize(t *testing.T) {
 		{"limit only", &csi.CapacityRange{LimitBytes: 100 * mib}, "ext4", 100 * mib, codes.OK},
 		{"xfs minimum over limit", &csi.CapacityRange{RequiredBytes: mib, LimitBytes: 100 * mib}, "xfs", 0, codes.OutOfRange},
 		{"rounding over limit", &csi.CapacityRange{RequiredBytes: 10*mib + 1, LimitBytes: 11 * mib}, "ext4", 0, codes.OutOfRange},
-		{"negative", &csi.CapacityRange{RequiredBytes: -1}, "ext4", 0, codes.OutOfRange},
-		{"required over limit", &csi.CapacityRange{RequiredBytes: 2 * gib, LimitBytes: gib}, "ext4", 0, codes.OutOfRange},
-		{"absurd", &csi.CapacityRange{RequiredBytes: 1<<63 - 1}, "ext4", 0, codes.OutOfRange},
 		{"block", &csi.CapacityRange{RequiredBytes: mib}, "", 4 * mib, codes.OK},
+		{"zero: unset", &csi.CapacityRange{}, "ext4", gib, codes.OK},
+		{"one byte", &csi.CapacityRange{RequiredBytes: 1}, "", 4 * mib, codes.OK},
+		{"the largest volume", &csi.CapacityRange{RequiredBytes: storage.MaxVolumeBytes}, "", storage.MaxVolumeBytes, codes.OK},
+		// Malformed or impossible whatever the driver: InvalidArgument.
+		{"negative", &csi.CapacityRange{RequiredBytes: -1}, "ext4", 0, codes.InvalidArgument},
+		{"negative limit", &csi.CapacityRange{LimitBytes: -1}, "ext4", 0, codes.InvalidArgument},
+		{"required over limit", &csi.CapacityRange{RequiredBytes: 2 * gib, LimitBytes: gib}, "ext4", 0, codes.InvalidArgument},
+		{"over the largest volume", &csi.CapacityRange{RequiredBytes: storage.MaxVolumeBytes + 1}, "", 0, codes.InvalidArgument},
+		{"absurd", &csi.CapacityRange{RequiredBytes: 1<<63 - 1}, "ext4", 0, codes.InvalidArgument},
+		{"absurd limit", &csi.CapacityRange{LimitBytes: 1<<63 - 1}, "ext4", 0, codes.InvalidArgument},
 	}
 	for _, tc := range cases {
 		got, err := d.volumeSize(tc.r, tc.fs)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"k8s.io/apimachinery/pkg/api/resource"
 	mount "k8s.io/mount-utils"
 
 	api "github.com/toposuite/toposuite/internal/daemonapi"
@@ -58,16 +57,15 @@ func mountPoints(v *api.Volume, mounts []mount.MountInfo) []string {
 // inline ephemeral volume with these volume attributes and filesystem
 // ("" for block): the size attribute (a quantity, default DefaultSize)
 // raised to the filesystem's minimum and rounded like CreateVolume rounds.
-// The pod webhook counts the same bytes. Errors are InvalidArgument (the
-// size is not a positive quantity) or OutOfRange.
+// The pod webhook counts the same bytes. A size that is not a positive
+// quantity no larger than the largest volume is InvalidArgument, naming it.
 func (d Driver) EphemeralSize(attrs map[string]string, fsType string) (int64, error) {
 	size := d.DefaultSize
 	if s := attrs[ParamSize]; s != "" {
-		q, err := resource.ParseQuantity(s)
-		if err != nil || q.Sign() <= 0 {
-			return 0, invalid("ephemeral volume size %q is not a positive quantity", s)
+		var err error
+		if size, err = parseSize(s); err != nil {
+			return 0, err
 		}
-		size = q.Value()
 	}
 	return d.VolumeBytes(size, 0, fsType)
 }

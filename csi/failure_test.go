@@ -46,7 +46,7 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 		{"huge size", &csi.CreateVolumeRequest{Name: "pvc-x5", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
 			CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 62}}, codes.ResourceExhausted},
 		{"absurd size", &csi.CreateVolumeRequest{Name: "pvc-x6", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
-			CapacityRange: &csi.CapacityRange{RequiredBytes: 1<<63 - 1}}, codes.OutOfRange},
+			CapacityRange: &csi.CapacityRange{RequiredBytes: 1<<63 - 1}}, codes.InvalidArgument},
 		{"unknown options class", &csi.CreateVolumeRequest{Name: "pvc-x7", VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
 			Parameters: map[string]string{"topolvm.io/lvcreate-option-class": "raid9"}, AccessibilityRequirements: p.topology()}, codes.InvalidArgument},
 	} {
@@ -66,6 +66,8 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 		{"missing volume id", &csi.NodePublishVolumeRequest{TargetPath: target, VolumeCapability: mountCap("ext4")}, codes.InvalidArgument},
 		{"bad ephemeral size", &csi.NodePublishVolumeRequest{VolumeId: "csi-eph", TargetPath: target, VolumeCapability: mountCap("ext4"),
 			VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "lots"}}, codes.InvalidArgument},
+		{"ephemeral size past int64", &csi.NodePublishVolumeRequest{VolumeId: "csi-eph", TargetPath: target, VolumeCapability: mountCap("ext4"),
+			VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "18446744073710600192"}}, codes.InvalidArgument},
 	} {
 		_, err := p.node.NodePublishVolume(c, tc.req)
 		testutil.WantCode(t, err, tc.code, tc.name)

@@ -118,10 +118,14 @@ var errDecode = errors.New("decode pod")
 // invalidVolumeError is a volume the driver can never make: the pod is refused.
 type invalidVolumeError struct {
 	volume string
+	field  string // where in the volume, when that helps: a claim's requests.storage
 	err    error
 }
 
 func (e *invalidVolumeError) Error() string {
+	if e.field != "" {
+		return fmt.Sprintf("volume %q: %s: %s", e.volume, e.field, status.Convert(e.err).Message())
+	}
 	return fmt.Sprintf("volume %q: %s", e.volume, status.Convert(e.err).Message())
 }
 
@@ -171,7 +175,7 @@ func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Po
 				m.Log.V(1).Info("pod refers to a missing PVC", "namespace", namespace, "name", pod.Name, "claim", v.PersistentVolumeClaim.ClaimName)
 				continue
 			}
-			if err := m.countClaim(ctx, need, pvc); err != nil {
+			if err := m.countClaim(ctx, need, pvc, v.Name); err != nil {
 				return nil, err
 			}
 		case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil:
@@ -187,7 +191,7 @@ func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Po
 					pvc = existing
 				}
 			}
-			if err := m.countClaim(ctx, need, pvc); err != nil {
+			if err := m.countClaim(ctx, need, pvc, v.Name); err != nil {
 				return nil, err
 			}
 		case v.CSI != nil && v.CSI.Driver == d.Name:
@@ -199,7 +203,9 @@ func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Po
 			if err != nil {
 				return nil, &invalidVolumeError{volume: v.Name, err: err}
 			}
-			need[v.CSI.VolumeAttributes[d.Param(csi.ParamDeviceClass)]] += size
+			if err := m.addNeed(need, v.CSI.VolumeAttributes[d.Param(csi.ParamDeviceClass)], size, v.Name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return need, nil
@@ -218,9 +224,9 @@ func (m *PodMutator) claim(ctx context.Context, namespace, name string) (*corev1
 	return pvc, nil
 }
 
-// countClaim adds a PVC (or a claim template) to need when it is not bound
-// yet and its StorageClass is the driver's.
-func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc *corev1.PersistentVolumeClaim) error {
+// countClaim adds a PVC (or a claim template) of the pod's volume to need
+// when it is not bound yet and its StorageClass is the driver's.
+func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc *corev1.PersistentVolumeClaim, volume string) error {
 	if pvc.Spec.VolumeName != "" || pvc.Status.Phase == corev1.ClaimBound {
 		return nil
 	}
@@ -236,8 +242,10 @@ func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc 
 			fs = d.FSTypes[0]
 		}
 	}
-	req := pvc.Spec.Resources.Requests.Storage().Value()
-	limit := pvc.Spec.Resources.Limits.Storage().Value()
+	req, limit, err := claimBytes(pvc, volume)
+	if err != nil {
+		return err
+	}
 	size, err := d.VolumeBytes(req, limit, fs)
 	if err != nil {
 		// Provisioning will fail with this error; count what was asked for.
@@ -246,8 +254,7 @@ func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc 
 			size = d.DefaultSize
 		}
 	}
-	need[sc.Parameters[d.Param(csi.ParamDeviceClass)]] += size
-	return nil
+	return m.addNeed(need, sc.Parameters[d.Param(csi.ParamDeviceClass)], size, volume)
 }
 
 // storageClass returns the named StorageClass, the default one for a nil
