@@ -35,6 +35,10 @@ import (
 const (
 	ClassXattr  = "trusted.toposuite.class"
 	SourceXattr = "trusted.toposuite.source"
+	// OwnerXattr records the UID of the object a subvolume belongs to
+	// (storage.Claim). Trusted xattrs need CAP_SYS_ADMIN, so a pod cannot
+	// rewrite the owner of the volume it mounts.
+	OwnerXattr = "trusted.toposuite.owner-uid"
 )
 
 // sizeUnit is what limits round up to: the page size, the smallest unit

@@ -438,3 +438,11 @@ func TestIntegrationPoolChecks(t *testing.T) {
 		t.Errorf("pool on tmpfs/ext4: %v", err)
 	}
 }
+
+func TestIntegrationVolumeOwnership(t *testing.T) {
+	r := newRig(t, 512*mib, "")
+	testutil.CheckVolumeOwnership(t, r.client, 32*mib, 64*mib)
+	if names := r.subvolumes(); len(names) != 0 {
+		t.Errorf("subvolumes left: %v", names)
+	}
+}

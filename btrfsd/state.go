@@ -20,6 +20,7 @@ type subvol struct {
 	info   btrfs.SubvolumeInfo
 	class  string // the ClassXattr value; "" for subvolumes that are not the suite's
 	source string
+	owner  string // the OwnerXattr value; "" when it records none
 }
 
 // scan lists the subvolumes directly in a pool directory.
@@ -61,7 +62,7 @@ func inspect(dir, name string) (subvol, error) {
 	if err != nil {
 		return subvol{}, err
 	}
-	return subvol{name: name, info: info, class: getxattr(path, ClassXattr), source: getxattr(path, SourceXattr)}, nil
+	return subvol{name: name, info: info, class: getxattr(path, ClassXattr), source: getxattr(path, SourceXattr), owner: getxattr(path, OwnerXattr)}, nil
 }
 
 func getxattr(path, attr string) string {

@@ -35,7 +35,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	defer b.rw.RUnlock()
 
 	if !b.reserve(p, size) {
-		if v, err := b.existing(p, req.Name, size, ""); err == nil || !errors.Is(err, storage.ErrNotFound) {
+		if v, err := b.existing(p, req.Name, size, "", req.OwnerUID); err == nil || !errors.Is(err, storage.ErrNotFound) {
 			return v, err
 		}
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "pool %q has %d bytes available, the volume needs %d", p.Name, b.available(p), size)
@@ -43,24 +43,36 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	err = btrfs.CreateSubvolume(p.Path, req.Name, uint64(size))
 	if errors.Is(err, unix.EEXIST) {
 		b.settle(p, size, req.Name, 0)
-		return b.existing(p, req.Name, size, "")
+		return b.existing(p, req.Name, size, "", req.OwnerUID)
 	}
 	if err == nil {
-		err = b.mark(p, req.Name, "")
+		err = b.mark(p, req.Name, "", req.OwnerUID)
 	}
 	if err != nil {
 		b.settle(p, size, req.Name, 0)
 		return storage.Volume{}, classify(err)
 	}
 	b.settle(p, size, req.Name, size)
-	return storage.Volume{Name: req.Name, Class: p.Name, SizeBytes: size, Path: filepath.Join(p.Path, req.Name), Health: storage.HealthHealthy}, nil
+	return storage.Volume{Name: req.Name, Class: p.Name, SizeBytes: size, Path: filepath.Join(p.Path, req.Name), Health: storage.HealthHealthy, OwnerUID: req.OwnerUID}, nil
 }
 
 // mark sets the ownership xattrs of a new subvolume; when that fails the
 // subvolume is deleted again, so that nothing half-made stays behind.
-func (b *Backend) mark(p *pool, name, source string) error {
+func (b *Backend) mark(p *pool, name, source, ownerUID string) error {
 	path := filepath.Join(p.Path, name)
-	err := unix.Setxattr(path, ClassXattr, []byte(p.Name), 0)
+	// The owner goes first: a subvolume with its class but not its owner
+	// would be taken for one made before volumes recorded their owner.
+	var err error
+	if ownerUID != "" {
+		err = unix.Setxattr(path, OwnerXattr, []byte(ownerUID), 0)
+	} else if rerr := unix.Removexattr(path, OwnerXattr); rerr != nil && !errors.Is(rerr, unix.ENODATA) {
+		// A snapshot starts with its source's xattrs: it must not keep
+		// the source's owner.
+		err = rerr
+	}
+	if err == nil {
+		err = unix.Setxattr(path, ClassXattr, []byte(p.Name), 0)
+	}
 	if err == nil && source != "" {
 		err = unix.Setxattr(path, SourceXattr, []byte(source), 0)
 	}
@@ -74,13 +86,18 @@ func (b *Backend) mark(p *pool, name, source string) error {
 }
 
 // existing returns the volume of that name when it is the one a create or
-// snapshot asked for, AlreadyExists when it is not, NotFound when absent.
-func (b *Backend) existing(p *pool, name string, size int64, source string) (storage.Volume, error) {
+// snapshot asked for, AlreadyExists or ErrOwnedByAnother when it is not,
+// NotFound when absent. A create never adopts a volume of another owner, nor
+// one that records none.
+func (b *Backend) existing(p *pool, name string, size int64, source, ownerUID string) (storage.Volume, error) {
 	v, err := b.volume(p, name)
 	if err != nil {
 		if errors.Is(err, errForeign) {
 			return storage.Volume{}, storage.Errorf(storage.ErrExists, "%s exists and is not a volume of pool %q", filepath.Join(p.Path, name), p.Name)
 		}
+		return storage.Volume{}, err
+	}
+	if err := (storage.Claim{OwnerUID: ownerUID}).Check(name, v.OwnerUID); err != nil {
 		return storage.Volume{}, err
 	}
 	if v.SizeBytes != size {
@@ -115,7 +132,7 @@ func (b *Backend) volume(p *pool, name string) (storage.Volume, error) {
 func (b *Backend) toVolume(p *pool, s subvol) storage.Volume {
 	v := storage.Volume{
 		Name: s.name, Class: p.Name, Path: filepath.Join(p.Path, s.name), Health: storage.HealthHealthy,
-		Source: s.source, Snapshot: s.info.Snapshot, ReadOnly: s.info.ReadOnly,
+		Source: s.source, Snapshot: s.info.Snapshot, ReadOnly: s.info.ReadOnly, OwnerUID: s.owner,
 	}
 	q, err := btrfs.QgroupOf(b.sysfsRoot, p.fsid, s.info.ID)
 	switch {
@@ -163,7 +180,7 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 		}
 		size = roundUp(req.SizeBytes)
 	}
-	if v, err := b.existing(p, req.Name, size, req.Source); err == nil {
+	if v, err := b.existing(p, req.Name, size, req.Source, req.OwnerUID); err == nil {
 		if v.ReadOnly != req.ReadOnly {
 			return storage.Volume{}, storage.Errorf(storage.ErrExists, "snapshot %q exists with another read-only setting", req.Name)
 		}
@@ -178,7 +195,7 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	// read-only subvolume could not take its marks afterwards.
 	err = btrfs.Snapshot(src.Path, p.Path, req.Name, false, uint64(size))
 	if err == nil {
-		err = b.mark(p, req.Name, req.Source)
+		err = b.mark(p, req.Name, req.Source, req.OwnerUID)
 	}
 	if err == nil && req.ReadOnly {
 		if err = btrfs.SetReadOnly(filepath.Join(p.Path, req.Name), true); err != nil {
@@ -194,13 +211,13 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	// source's is (unknown when the source has no quota group).
 	return storage.Volume{
 		Name: req.Name, Class: p.Name, SizeBytes: size, Path: filepath.Join(p.Path, req.Name), Health: storage.HealthHealthy,
-		Source: req.Source, Snapshot: true, ReadOnly: req.ReadOnly, UsedBytes: src.UsedBytes,
+		Source: req.Source, Snapshot: true, ReadOnly: req.ReadOnly, UsedBytes: src.UsedBytes, OwnerUID: req.OwnerUID,
 	}, nil
 }
 
 // ResizeVolume implements daemon.Backend by raising the qgroup limit, by
 // qgroup id: a subvolume already over its limit cannot be raised by path.
-func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeBytes int64) (storage.Volume, error) {
+func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeBytes int64, claim storage.Claim) (storage.Volume, error) {
 	p, err := b.resolve(class)
 	if err != nil {
 		return storage.Volume{}, err
@@ -220,6 +237,9 @@ func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeByte
 		err = storage.Errorf(storage.ErrNotFound, "volume %q not found in pool %q", name, p.Name)
 	}
 	if err != nil {
+		return storage.Volume{}, err
+	}
+	if err := claim.Check(name, v.OwnerUID); err != nil {
 		return storage.Volume{}, err
 	}
 	want := roundUp(sizeBytes)
@@ -249,9 +269,10 @@ func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeByte
 }
 
 // RemoveVolume implements daemon.Backend. Only the suite's subvolumes are
-// deleted; a missing volume is success. The kernel drops the subvolume's
-// qgroup once the deletion is committed.
-func (b *Backend) RemoveVolume(ctx context.Context, class, name string) error {
+// deleted, and, for a claim with an owner, only the claim's own; a missing
+// volume is success. The kernel drops the subvolume's qgroup once the
+// deletion is committed.
+func (b *Backend) RemoveVolume(ctx context.Context, class, name string, claim storage.Claim) error {
 	p, err := b.resolve(class)
 	if err != nil {
 		return err
@@ -263,9 +284,13 @@ func (b *Backend) RemoveVolume(ctx context.Context, class, name string) error {
 	b.rw.RLock()
 	defer b.rw.RUnlock()
 
-	if _, err := b.volume(p, name); errors.Is(err, storage.ErrNotFound) || errors.Is(err, errForeign) {
+	v, err := b.volume(p, name)
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, errForeign) {
 		return nil
 	} else if err != nil {
+		return err
+	}
+	if err := claim.Check(name, v.OwnerUID); err != nil {
 		return err
 	}
 	if err := btrfs.DeleteSubvolume(p.Path, name); err != nil && !errors.Is(err, unix.ENOENT) {

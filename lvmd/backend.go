@@ -31,6 +31,21 @@ import (
 // classTagPrefix + class name is the tag recording an LV's device class.
 const classTagPrefix = "toposuite.io/class="
 
+// ownerTagPrefix + UID is the tag recording the object an LV belongs to
+// (storage.Claim). LVM allows letters, digits and dashes in tags, and
+// storage.ValidateOwnerUID allows no more.
+const ownerTagPrefix = "toposuite.io/owner-uid="
+
+// ownerOf returns the owner UID an LV records, "" when none.
+func ownerOf(lv lvm.LV) string {
+	for _, t := range lv.Tags {
+		if uid, ok := strings.CutPrefix(t, ownerTagPrefix); ok {
+			return uid
+		}
+	}
+	return ""
+}
+
 // Backend is lvmd's implementation of daemon.Backend.
 type Backend struct {
 	lvm     *lvm.Client
@@ -212,9 +227,10 @@ func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
 		Snapshot:  lv.Origin != "",
 		ReadOnly:  !lv.Attr.Writable(),
 		Health:    storage.HealthHealthy,
+		OwnerUID:  ownerOf(lv),
 	}
 	for _, t := range lv.Tags {
-		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) {
+		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) && !strings.HasPrefix(t, ownerTagPrefix) {
 			v.Tags = append(v.Tags, t)
 		}
 	}

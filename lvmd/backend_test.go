@@ -189,7 +189,7 @@ func TestThickSnapshotNeedsSizeAndProtectsOrigin(t *testing.T) {
 		t.Errorf("available = %d, want %d (snapshot takes its rounded COW size)", got, before-52*mib)
 	}
 	// thick1 has snapshots (snap1 from the report, snap2 now): removing it would take them along.
-	if err := b.RemoveVolume(ctx, "ssd", "thick1"); !errors.Is(err, storage.ErrPrecondition) {
+	if err := b.RemoveVolume(ctx, "ssd", "thick1", storage.Claim{}); !errors.Is(err, storage.ErrPrecondition) {
 		t.Errorf("remove origin with snapshots: %v, want ErrPrecondition", err)
 	}
 }

@@ -408,3 +408,11 @@ func TestIntegrationConfigPointingAtMissingVG(t *testing.T) {
 		t.Errorf("err = %v, want a clear missing VG error", err)
 	}
 }
+
+func TestIntegrationVolumeOwnership(t *testing.T) {
+	r := newRig(t, 512*mib)
+	testutil.CheckVolumeOwnership(t, r.client, 32*mib, 64*mib)
+	if names := r.lvNames(); len(names) != 0 {
+		t.Errorf("LVs left: %v", names)
+	}
+}

@@ -12,8 +12,15 @@ import (
 
 func roundUp(n, unit int64) int64 { return (n + unit - 1) / unit * unit }
 
-// tags returns the tags every volume of class c carries.
-func tags(c *class) []string { return []string{config.OwnerTag, classTagPrefix + c.Name} }
+// tags returns the tags a volume of class c carries: every volume lvmd
+// makes has the first two, a volume made for an object also its owner's.
+func tags(c *class, ownerUID string) []string {
+	t := []string{config.OwnerTag, classTagPrefix + c.Name}
+	if ownerUID != "" {
+		t = append(t, ownerTagPrefix+ownerUID)
+	}
+	return t
+}
 
 // plan is what a create will take and how it will be rounded.
 type plan struct {
@@ -69,12 +76,12 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	if !b.reserve(c, p.footprint) {
 		// Before saying no, make sure this is not a retry of a create that
 		// succeeded: idempotency wins over the capacity check.
-		if v, err := b.existing(ctx, c, req.Name, p.size); err == nil || !errors.Is(err, storage.ErrNotFound) {
+		if v, err := b.existing(ctx, c, req.Name, p.size, req.OwnerUID); err == nil || !errors.Is(err, storage.ErrNotFound) {
 			return v, err
 		}
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, the volume needs %d", c.Name, max(0, b.available(c)), p.footprint)
 	}
-	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: req.Name, SizeBytes: p.size, Options: p.options, Tags: tags(c)}
+	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: req.Name, SizeBytes: p.size, Options: p.options, Tags: tags(c, req.OwnerUID)}
 	if c.thin() {
 		args.ThinPool = c.ThinPool.Name
 	} else {
@@ -84,7 +91,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	if err != nil {
 		b.settle(c, p.footprint, key, nil)
 		if errors.Is(err, storage.ErrExists) {
-			return b.existing(ctx, c, req.Name, p.size)
+			return b.existing(ctx, c, req.Name, p.size, req.OwnerUID)
 		}
 		return storage.Volume{}, err
 	}
@@ -100,7 +107,7 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 		}
 	}
 	return storage.Volume{
-		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: path, Health: storage.HealthHealthy,
+		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: path, Health: storage.HealthHealthy, OwnerUID: req.OwnerUID,
 	}, nil
 }
 
@@ -152,8 +159,11 @@ func (b *Backend) path(c *class, name string) string {
 }
 
 // existing returns the volume of that name when it is the one a create asked
-// for (owned, same class, same rounded size), AlreadyExists otherwise.
-func (b *Backend) existing(ctx context.Context, c *class, name string, size int64) (storage.Volume, error) {
+// for (managed, same class, same rounded size, same owner), AlreadyExists or
+// ErrOwnedByAnother otherwise. A create never adopts a volume of another
+// owner, nor one that records none: that is how a second object naming a
+// live volume would take it over.
+func (b *Backend) existing(ctx context.Context, c *class, name string, size int64, ownerUID string) (storage.Volume, error) {
 	lv, err := b.lvm.LV(ctx, c.VolumeGroup, name)
 	if err != nil {
 		return storage.Volume{}, err
@@ -163,6 +173,9 @@ func (b *Backend) existing(ctx context.Context, c *class, name string, size int6
 	}
 	if got := b.classOf(lv); got != c {
 		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists in another device class", name)
+	}
+	if err := (storage.Claim{OwnerUID: ownerUID}).Check(name, ownerOf(lv)); err != nil {
+		return storage.Volume{}, err
 	}
 	if lv.Size != size {
 		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists with size %d, not %d", name, lv.Size, size)
@@ -215,7 +228,7 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	}
 
 	extent, _ := b.extent(c.VolumeGroup)
-	args := lvm.SnapshotArgs{VG: c.VolumeGroup, Name: req.Name, Source: req.Source, ReadOnly: req.ReadOnly, Tags: tags(c)}
+	args := lvm.SnapshotArgs{VG: c.VolumeGroup, Name: req.Name, Source: req.Source, ReadOnly: req.ReadOnly, Tags: tags(c, req.OwnerUID)}
 	var footprint, grow int64
 	if c.thin() {
 		// A thin snapshot has its source's size; a bigger one is grown after.
@@ -258,11 +271,14 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	}
 	return storage.Volume{
 		Name: req.Name, Class: c.Name, SizeBytes: size, Path: b.path(c, req.Name), Source: req.Source,
-		Snapshot: true, ReadOnly: req.ReadOnly, Health: storage.HealthHealthy,
+		Snapshot: true, ReadOnly: req.ReadOnly, Health: storage.HealthHealthy, OwnerUID: req.OwnerUID,
 	}, nil
 }
 
 func (b *Backend) sameSnapshot(c *class, lv lvm.LV, req storage.SnapshotRequest, src lvm.LV) (storage.Volume, error) {
+	if err := (storage.Claim{OwnerUID: req.OwnerUID}).Check(req.Name, ownerOf(lv)); err != nil && lv.HasTag(config.OwnerTag) {
+		return storage.Volume{}, err
+	}
 	switch {
 	case !lv.HasTag(config.OwnerTag) || b.classOf(lv) != c:
 		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists and is not a snapshot of this class", req.Name)
@@ -277,7 +293,7 @@ func (b *Backend) sameSnapshot(c *class, lv lvm.LV, req storage.SnapshotRequest,
 }
 
 // ResizeVolume implements daemon.Backend.
-func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size int64) (storage.Volume, error) {
+func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size int64, claim storage.Claim) (storage.Volume, error) {
 	c, err := b.resolve(className)
 	if err != nil {
 		return storage.Volume{}, err
@@ -294,6 +310,9 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 
 	lv, err := b.owned(ctx, c, name)
 	if err != nil {
+		return storage.Volume{}, err
+	}
+	if err := claim.Check(name, ownerOf(lv)); err != nil {
 		return storage.Volume{}, err
 	}
 	extent, _ := b.extent(c.VolumeGroup)
@@ -360,8 +379,10 @@ func (b *Backend) resized(ctx context.Context, c *class, lv lvm.LV) (storage.Vol
 }
 
 // RemoveVolume implements daemon.Backend. Only an LV carrying the owner tag
-// is ever removed; removing a missing volume succeeds.
-func (b *Backend) RemoveVolume(ctx context.Context, className, name string) error {
+// is ever removed, and, for a claim with an owner, only the claim's own LV:
+// deleting a second object that names a live volume leaves the volume to
+// the object it belongs to. Removing a missing volume succeeds.
+func (b *Backend) RemoveVolume(ctx context.Context, className, name string, claim storage.Claim) error {
 	c, err := b.resolve(className)
 	if err != nil {
 		return err
@@ -376,26 +397,53 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string) erro
 	if b.hasSnapshots(c.VolumeGroup, name) {
 		return storage.Errorf(storage.ErrPrecondition, "volume %q has thick snapshots; remove them first (LVM would remove them with it)", name)
 	}
+	removed, err := b.removeTagged(ctx, c, key, name, tags(c, claim.OwnerUID))
+	if err != nil || removed || claim.OwnerUID == "" {
+		return err
+	}
+	// Nothing carried the claim's tags: the volume is gone, or it is not
+	// the claim's. Only this path pays for a report.
+	lv, err := b.owned(ctx, c, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := claim.Check(name, ownerOf(lv)); err != nil {
+		return err
+	}
+	// A volume that records no owner, adopted by the claim. The volume's
+	// lock is held, and only lvmd tags volumes, so it is still untagged.
+	_, err = b.removeTagged(ctx, c, key, name, tags(c, ""))
+	return err
+}
+
+// removeTagged removes vg/name if it carries all tags, its development
+// device first. A missing volume is not an error.
+func (b *Backend) removeTagged(ctx context.Context, c *class, key, name string, tags []string) (bool, error) {
 	deactivated := func(bool) {}
 	if b.dev != nil {
-		// Only a volume of ours loses its device: the tags are checked in
-		// the report that locates it, so no lvs of its own is needed.
-		if deactivated, err = b.dev.Deactivate(ctx, c.VolumeGroup, name, tags(c)...); err != nil {
-			return storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
+		// Only a volume with these tags loses its device: the tags are
+		// checked in the report that locates it, so no lvs of its own is
+		// needed.
+		var err error
+		if deactivated, err = b.dev.Deactivate(ctx, c.VolumeGroup, name, tags...); err != nil {
+			return false, storage.Errorf(storage.ErrPrecondition, "volume %q is still in use (development activation): %w", name, err)
 		}
 	}
-	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name)
+	removed, err := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, tags[1:]...)
 	deactivated(removed || errors.Is(err, storage.ErrNotFound))
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	if removed {
 		b.forget(key)
 	}
-	return nil
+	return removed, nil
 }
 
 // GetVolume implements daemon.Backend.

@@ -8,8 +8,10 @@ import (
 	"github.com/go-logr/logr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +41,10 @@ type NodeVolumeReconciler struct {
 	// goes into status.capacityRevision in the same write as the outcome
 	// (see CapacityPromiser). Nil leaves capacityRevision at 0.
 	Capacity CapacityPromiser
+	// Events, when set, records what a user must know on the
+	// LogicalVolume (a volume that belongs to another object, a deletion
+	// that removed nothing).
+	Events events.EventRecorder
 
 	// released carries the volumes this node stopped using (Released).
 	released chan event.TypedGenericEvent[*v1.LogicalVolume]
@@ -66,6 +72,15 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		lv, ok := o.(*v1.LogicalVolume)
 		return ok && lv.Spec.NodeName == r.NodeName && lv.Spec.DriverName == r.Driver
 	})
+	// The controller clears a failure to have the node try again (a
+	// growth refused for want of room, asked for again).
+	never := func(client.Object) bool { return false }
+	retried := predicate.NewPredicateFuncs(never)
+	retried.UpdateFunc = func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1.LogicalVolume)
+		n, ok2 := e.ObjectNew.(*v1.LogicalVolume)
+		return ok1 && ok2 && o.Status.Code != "" && n.Status.Code == ""
+	}
 	// A process may run this reconciler more than once (tests restart node
 	// plugins in one process), so the name is not required to be unique.
 	skip := true
@@ -80,7 +95,7 @@ func (r *NodeVolumeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Only spec changes and deletions need work; the reconciler's own
 		// finalizer and status updates would otherwise come back as events
 		// and be reconciled again against a cache that has not caught up.
-		For(&v1.LogicalVolume{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deleting))).
+		For(&v1.LogicalVolume{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deleting, retried))).
 		WatchesRawSource(source.Channel(r.released, &handler.TypedEnqueueRequestForObject[*v1.LogicalVolume]{})).
 		WithEventFilter(mine).Complete(r)
 }
@@ -155,13 +170,14 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 		var resp *api.VolumeResponse
 		resp, err = r.Daemon.CreateSnapshot(ctx, &api.CreateSnapshotRequest{
 			Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SourceName: lv.Spec.Source,
-			SizeBytes: lv.Spec.Size.Value(), ReadOnly: lv.Spec.AccessType == "ro",
+			SizeBytes: lv.Spec.Size.Value(), ReadOnly: lv.Spec.AccessType == "ro", OwnerUid: string(lv.UID),
 		})
 		vol = resp.GetVolume()
 	} else {
 		var resp *api.VolumeResponse
 		resp, err = r.Daemon.CreateVolume(ctx, &api.CreateVolumeRequest{
 			Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SizeBytes: lv.Spec.Size.Value(), OptionsClass: lv.Spec.OptionsClass,
+			OwnerUid: string(lv.UID),
 		})
 		vol = resp.GetVolume()
 	}
@@ -172,6 +188,9 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 			return reconcile.Result{}, fmt.Errorf("create volume %s: %w", lv.Spec.Name, err)
 		}
 		log.Info("volume cannot be created", "code", code.String(), "error", err.Error())
+		if api.IsOwnedByAnother(err) {
+			r.event(lv, corev1.EventTypeWarning, ReasonOwnedByAnother, "Create", "volume %s on node %s belongs to another LogicalVolume; this object may not use it: %s", lv.Spec.Name, r.NodeName, status.Convert(err).Message())
+		}
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
 		// The scheduler extender subtracts the volume until the Node shows
@@ -189,7 +208,12 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 }
 
 func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *v1.LogicalVolume) (reconcile.Result, error) {
-	resp, err := r.Daemon.ResizeVolume(ctx, &api.ResizeVolumeRequest{Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SizeBytes: lv.Spec.Size.Value()})
+	// Only an object the volume was reported to is resized, so a volume
+	// made before volumes recorded their owner is this object's.
+	resp, err := r.Daemon.ResizeVolume(ctx, &api.ResizeVolumeRequest{
+		Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass, SizeBytes: lv.Spec.Size.Value(),
+		OwnerUid: string(lv.UID), AdoptUnowned: true,
+	})
 	patch := client.MergeFrom(lv.DeepCopy())
 	if err != nil {
 		code := status.Code(err)
@@ -225,15 +249,50 @@ func (r *NodeVolumeReconciler) remove(ctx context.Context, log logr.Logger, lv *
 	if !controllerutil.ContainsFinalizer(lv, r.Finalizer()) {
 		return reconcile.Result{}, nil
 	}
-	if _, err := r.Daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass}); err != nil {
+	// A volume that records no owner was made before volumes recorded
+	// theirs; it is this object's only if it was reported to this object.
+	_, err := r.Daemon.RemoveVolume(ctx, &api.RemoveVolumeRequest{
+		Name: lv.Spec.Name, DeviceClass: lv.Spec.DeviceClass,
+		OwnerUid: string(lv.UID), AdoptUnowned: lv.Status.VolumeID != "",
+	})
+	switch {
+	case err == nil:
+		log.Info("volume removed")
+	case api.IsOwnedByAnother(err):
+		// This object never owned the volume: it goes, the volume stays
+		// with the object it belongs to.
+		log.Info("volume belongs to another object; removing this object only", "error", err.Error())
+		r.event(lv, corev1.EventTypeWarning, ReasonOwnedByAnother, "Delete", "volume %s on node %s was left in place: it belongs to another LogicalVolume (%s)", lv.Spec.Name, r.NodeName, status.Convert(err).Message())
+	case status.Code(err) == codes.InvalidArgument:
+		// No volume can exist under a name or class the daemon refuses
+		// (or the daemon cannot reach it): keeping the finalizer would
+		// only make the object impossible to delete.
+		log.Info("volume cannot exist as named; removing the object only", "error", err.Error())
+		r.event(lv, corev1.EventTypeWarning, ReasonNothingRemoved, "Delete", "nothing was removed from node %s: %s", r.NodeName, status.Convert(err).Message())
+	default:
 		log.Info("volume cannot be removed yet", "error", err.Error())
 		patch := client.MergeFrom(lv.DeepCopy())
 		lv.Status.Code, lv.Status.Message = status.Code(err).String(), status.Convert(err).Message()
 		_ = r.Client.Status().Patch(ctx, lv, patch)
 		return reconcile.Result{}, fmt.Errorf("remove volume %s: %w", lv.Spec.Name, err)
 	}
-	log.Info("volume removed")
 	patch := client.MergeFrom(lv.DeepCopy())
 	controllerutil.RemoveFinalizer(lv, r.Finalizer())
 	return reconcile.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, lv, patch))
+}
+
+// Event reasons the node plugin records on LogicalVolumes.
+const (
+	// ReasonOwnedByAnother: the object names a volume that belongs to
+	// another LogicalVolume; it was neither adopted nor removed.
+	ReasonOwnedByAnother = "VolumeOwnedByAnother"
+	// ReasonNothingRemoved: the object was deleted, but its volume could
+	// not exist as named, so nothing was removed from the node.
+	ReasonNothingRemoved = "NothingRemoved"
+)
+
+func (r *NodeVolumeReconciler) event(lv *v1.LogicalVolume, kind, reason, action, note string, args ...any) {
+	if r.Events != nil {
+		r.Events.Eventf(lv, nil, kind, reason, action, note, args...)
+	}
 }

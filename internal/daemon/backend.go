@@ -18,8 +18,8 @@ import (
 type Backend interface {
 	CreateVolume(ctx context.Context, req storage.CreateRequest) (storage.Volume, error)
 	CreateSnapshot(ctx context.Context, req storage.SnapshotRequest) (storage.Volume, error)
-	ResizeVolume(ctx context.Context, class, name string, sizeBytes int64) (storage.Volume, error)
-	RemoveVolume(ctx context.Context, class, name string) error
+	ResizeVolume(ctx context.Context, class, name string, sizeBytes int64, claim storage.Claim) (storage.Volume, error)
+	RemoveVolume(ctx context.Context, class, name string, claim storage.Claim) error
 	GetVolume(ctx context.Context, class, name string) (storage.Volume, error)
 	ListVolumes(ctx context.Context, class string) ([]storage.Volume, error)
 	// Capacity returns the capacity from the backend's own bookkeeping,

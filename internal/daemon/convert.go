@@ -17,6 +17,7 @@ func toAPIVolume(v storage.Volume) *api.Volume {
 		ReadOnly:      v.ReadOnly,
 		UsedBytes:     v.UsedBytes,
 		Tags:          v.Tags,
+		OwnerUid:      v.OwnerUID,
 	}
 	switch v.Health {
 	case storage.HealthHealthy:

@@ -48,10 +48,10 @@ func (m *memBackend) CreateVolume(_ context.Context, r storage.CreateRequest) (s
 func (m *memBackend) CreateSnapshot(context.Context, storage.SnapshotRequest) (storage.Volume, error) {
 	return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "no snapshots here")
 }
-func (m *memBackend) ResizeVolume(context.Context, string, string, int64) (storage.Volume, error) {
+func (m *memBackend) ResizeVolume(context.Context, string, string, int64, storage.Claim) (storage.Volume, error) {
 	panic("resize exploded")
 }
-func (m *memBackend) RemoveVolume(_ context.Context, _, name string) error {
+func (m *memBackend) RemoveVolume(_ context.Context, _, name string, _ storage.Claim) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.free += m.vols[name].SizeBytes

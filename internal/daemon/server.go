@@ -38,8 +38,12 @@ func (s *Server) CreateVolume(ctx context.Context, r *api.CreateVolumeRequest) (
 	if r.GetSizeBytes() <= 0 {
 		return nil, invalid("size_bytes must be positive")
 	}
+	if err := storage.ValidateOwnerUID(r.GetOwnerUid()); err != nil {
+		return nil, statusFor(err)
+	}
 	v, err := s.backend.CreateVolume(ctx, storage.CreateRequest{
 		Name: r.GetName(), Class: r.GetDeviceClass(), SizeBytes: r.GetSizeBytes(), OptionsClass: r.GetOptionsClass(),
+		OwnerUID: r.GetOwnerUid(),
 	})
 	return s.volumeResult(v, err, true)
 }
@@ -52,9 +56,12 @@ func (s *Server) CreateSnapshot(ctx context.Context, r *api.CreateSnapshotReques
 	if r.GetSizeBytes() < 0 {
 		return nil, invalid("size_bytes must not be negative")
 	}
+	if err := storage.ValidateOwnerUID(r.GetOwnerUid()); err != nil {
+		return nil, statusFor(err)
+	}
 	v, err := s.backend.CreateSnapshot(ctx, storage.SnapshotRequest{
 		Name: r.GetName(), Class: r.GetDeviceClass(), Source: r.GetSourceName(),
-		SizeBytes: r.GetSizeBytes(), ReadOnly: r.GetReadOnly(),
+		SizeBytes: r.GetSizeBytes(), ReadOnly: r.GetReadOnly(), OwnerUID: r.GetOwnerUid(),
 	})
 	return s.volumeResult(v, err, true)
 }
@@ -67,7 +74,11 @@ func (s *Server) ResizeVolume(ctx context.Context, r *api.ResizeVolumeRequest) (
 	if r.GetSizeBytes() <= 0 {
 		return nil, invalid("size_bytes must be positive")
 	}
-	v, err := s.backend.ResizeVolume(ctx, r.GetDeviceClass(), r.GetName(), r.GetSizeBytes())
+	if err := storage.ValidateOwnerUID(r.GetOwnerUid()); err != nil {
+		return nil, statusFor(err)
+	}
+	claim := storage.Claim{OwnerUID: r.GetOwnerUid(), AdoptUnowned: r.GetAdoptUnowned()}
+	v, err := s.backend.ResizeVolume(ctx, r.GetDeviceClass(), r.GetName(), r.GetSizeBytes(), claim)
 	return s.volumeResult(v, err, true)
 }
 
@@ -76,7 +87,11 @@ func (s *Server) RemoveVolume(ctx context.Context, r *api.RemoveVolumeRequest) (
 	if r.GetName() == "" {
 		return nil, invalid("name is required")
 	}
-	if err := s.backend.RemoveVolume(ctx, r.GetDeviceClass(), r.GetName()); err != nil {
+	if err := storage.ValidateOwnerUID(r.GetOwnerUid()); err != nil {
+		return nil, statusFor(err)
+	}
+	claim := storage.Claim{OwnerUID: r.GetOwnerUid(), AdoptUnowned: r.GetAdoptUnowned()}
+	if err := s.backend.RemoveVolume(ctx, r.GetDeviceClass(), r.GetName(), claim); err != nil {
 		return nil, statusFor(err)
 	}
 	s.hub.Notify()

@@ -7,7 +7,9 @@
 //   NotFound            the volume, the source or the class does not exist
 //   AlreadyExists       a volume of that name exists with another size or kind
 //   ResourceExhausted   not enough free capacity in the class
-//   FailedPrecondition  the request conflicts with the current state (shrinking, wrong kind)
+//   FailedPrecondition  the request conflicts with the current state (shrinking, wrong kind);
+//                       with a google.rpc.ErrorInfo of reason OWNED_BY_ANOTHER when the
+//                       volume belongs to another owner_uid than the request's
 //   Unavailable         the backend cannot be reached now; retry later
 //   Internal            anything else; the message says what failed
 // See docs/daemon-api.md.
@@ -101,8 +103,11 @@ type Volume struct {
 	Snapshot bool   `protobuf:"varint,8,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	ReadOnly bool   `protobuf:"varint,9,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
 	// used_bytes is set when the backend knows it (btrfs qgroups, thin LVs).
-	UsedBytes     *int64   `protobuf:"varint,10,opt,name=used_bytes,json=usedBytes,proto3,oneof" json:"used_bytes,omitempty"`
-	Tags          []string `protobuf:"bytes,11,rep,name=tags,proto3" json:"tags,omitempty"`
+	UsedBytes *int64   `protobuf:"varint,10,opt,name=used_bytes,json=usedBytes,proto3,oneof" json:"used_bytes,omitempty"`
+	Tags      []string `protobuf:"bytes,11,rep,name=tags,proto3" json:"tags,omitempty"`
+	// owner_uid is the UID of the object the volume belongs to (recorded at
+	// creation); empty when it records none.
+	OwnerUid      string `protobuf:"bytes,12,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,6 +219,13 @@ func (x *Volume) GetTags() []string {
 	return nil
 }
 
+func (x *Volume) GetOwnerUid() string {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return ""
+}
+
 type CreateVolumeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -222,7 +234,11 @@ type CreateVolumeRequest struct {
 	SizeBytes   int64  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// options_class names a set of creation options written by the
 	// administrator in the daemon's config (e.g. a RAID layout for LVM).
-	OptionsClass  string `protobuf:"bytes,4,opt,name=options_class,json=optionsClass,proto3" json:"options_class,omitempty"`
+	OptionsClass string `protobuf:"bytes,4,opt,name=options_class,json=optionsClass,proto3" json:"options_class,omitempty"`
+	// owner_uid, when set, is recorded on the volume: later requests naming
+	// another owner_uid may not grow or remove it, and a create naming an
+	// existing volume of another owner (or of none) is refused.
+	OwnerUid      string `protobuf:"bytes,5,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -285,6 +301,13 @@ func (x *CreateVolumeRequest) GetOptionsClass() string {
 	return ""
 }
 
+func (x *CreateVolumeRequest) GetOwnerUid() string {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return ""
+}
+
 type CreateSnapshotRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -292,8 +315,10 @@ type CreateSnapshotRequest struct {
 	SourceName  string                 `protobuf:"bytes,3,opt,name=source_name,json=sourceName,proto3" json:"source_name,omitempty"`
 	// size_bytes is the size of the snapshot. Thin and btrfs snapshots take the
 	// source's size when it is zero; thick LVM snapshots need it.
-	SizeBytes     int64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	ReadOnly      bool  `protobuf:"varint,5,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	SizeBytes int64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	ReadOnly  bool  `protobuf:"varint,5,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	// owner_uid is recorded on the snapshot, as for CreateVolumeRequest.
+	OwnerUid      string `protobuf:"bytes,6,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,11 +388,22 @@ func (x *CreateSnapshotRequest) GetReadOnly() bool {
 	return false
 }
 
+func (x *CreateSnapshotRequest) GetOwnerUid() string {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return ""
+}
+
 type ResizeVolumeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DeviceClass   string                 `protobuf:"bytes,2,opt,name=device_class,json=deviceClass,proto3" json:"device_class,omitempty"`
-	SizeBytes     int64                  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DeviceClass string                 `protobuf:"bytes,2,opt,name=device_class,json=deviceClass,proto3" json:"device_class,omitempty"`
+	SizeBytes   int64                  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// owner_uid, when set, must be the volume's owner.
+	OwnerUid string `protobuf:"bytes,4,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
+	// adopt_unowned lets the request grow a volume that records no owner.
+	AdoptUnowned  bool `protobuf:"varint,5,opt,name=adopt_unowned,json=adoptUnowned,proto3" json:"adopt_unowned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,10 +459,29 @@ func (x *ResizeVolumeRequest) GetSizeBytes() int64 {
 	return 0
 }
 
+func (x *ResizeVolumeRequest) GetOwnerUid() string {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return ""
+}
+
+func (x *ResizeVolumeRequest) GetAdoptUnowned() bool {
+	if x != nil {
+		return x.AdoptUnowned
+	}
+	return false
+}
+
 type RemoveVolumeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DeviceClass   string                 `protobuf:"bytes,2,opt,name=device_class,json=deviceClass,proto3" json:"device_class,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DeviceClass string                 `protobuf:"bytes,2,opt,name=device_class,json=deviceClass,proto3" json:"device_class,omitempty"`
+	// owner_uid, when set, must be the volume's owner: a volume of another
+	// owner is not removed (FailedPrecondition, reason OWNED_BY_ANOTHER).
+	OwnerUid string `protobuf:"bytes,3,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
+	// adopt_unowned lets the request remove a volume that records no owner.
+	AdoptUnowned  bool `protobuf:"varint,4,opt,name=adopt_unowned,json=adoptUnowned,proto3" json:"adopt_unowned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -473,6 +528,20 @@ func (x *RemoveVolumeRequest) GetDeviceClass() string {
 		return x.DeviceClass
 	}
 	return ""
+}
+
+func (x *RemoveVolumeRequest) GetOwnerUid() string {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return ""
+}
+
+func (x *RemoveVolumeRequest) GetAdoptUnowned() bool {
+	if x != nil {
+		return x.AdoptUnowned
+	}
+	return false
 }
 
 type RemoveVolumeResponse struct {
@@ -992,7 +1061,7 @@ var File_daemon_proto protoreflect.FileDescriptor
 
 const file_daemon_proto_rawDesc = "" +
 	"\n" +
-	"\fdaemon.proto\x12\x13toposuite.daemon.v1\"\xec\x02\n" +
+	"\fdaemon.proto\x12\x13toposuite.daemon.v1\"\x89\x03\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\x12\x1d\n" +
@@ -1007,14 +1076,16 @@ const file_daemon_proto_rawDesc = "" +
 	"\n" +
 	"used_bytes\x18\n" +
 	" \x01(\x03H\x00R\tusedBytes\x88\x01\x01\x12\x12\n" +
-	"\x04tags\x18\v \x03(\tR\x04tagsB\r\n" +
-	"\v_used_bytes\"\x90\x01\n" +
+	"\x04tags\x18\v \x03(\tR\x04tags\x12\x1b\n" +
+	"\towner_uid\x18\f \x01(\tR\bownerUidB\r\n" +
+	"\v_used_bytes\"\xad\x01\n" +
 	"\x13CreateVolumeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12#\n" +
-	"\roptions_class\x18\x04 \x01(\tR\foptionsClass\"\xab\x01\n" +
+	"\roptions_class\x18\x04 \x01(\tR\foptionsClass\x12\x1b\n" +
+	"\towner_uid\x18\x05 \x01(\tR\bownerUid\"\xc8\x01\n" +
 	"\x15CreateSnapshotRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\x12\x1f\n" +
@@ -1022,15 +1093,20 @@ const file_daemon_proto_rawDesc = "" +
 	"sourceName\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x1b\n" +
-	"\tread_only\x18\x05 \x01(\bR\breadOnly\"k\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\x12\x1b\n" +
+	"\towner_uid\x18\x06 \x01(\tR\bownerUid\"\xad\x01\n" +
 	"\x13ResizeVolumeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"L\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x1b\n" +
+	"\towner_uid\x18\x04 \x01(\tR\bownerUid\x12#\n" +
+	"\radopt_unowned\x18\x05 \x01(\bR\fadoptUnowned\"\x8e\x01\n" +
 	"\x13RemoveVolumeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\"\x16\n" +
+	"\fdevice_class\x18\x02 \x01(\tR\vdeviceClass\x12\x1b\n" +
+	"\towner_uid\x18\x03 \x01(\tR\bownerUid\x12#\n" +
+	"\radopt_unowned\x18\x04 \x01(\bR\fadoptUnowned\"\x16\n" +
 	"\x14RemoveVolumeResponse\"I\n" +
 	"\x10GetVolumeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +

@@ -7,7 +7,9 @@
 //   NotFound            the volume, the source or the class does not exist
 //   AlreadyExists       a volume of that name exists with another size or kind
 //   ResourceExhausted   not enough free capacity in the class
-//   FailedPrecondition  the request conflicts with the current state (shrinking, wrong kind)
+//   FailedPrecondition  the request conflicts with the current state (shrinking, wrong kind);
+//                       with a google.rpc.ErrorInfo of reason OWNED_BY_ANOTHER when the
+//                       volume belongs to another owner_uid than the request's
 //   Unavailable         the backend cannot be reached now; retry later
 //   Internal            anything else; the message says what failed
 // See docs/daemon-api.md.

@@ -26,7 +26,7 @@ func CodeOf(err error) codes.Code {
 		return codes.AlreadyExists
 	case errors.Is(err, storage.ErrNoSpace):
 		return codes.ResourceExhausted
-	case errors.Is(err, storage.ErrPrecondition):
+	case errors.Is(err, storage.ErrPrecondition), errors.Is(err, storage.ErrOwnedByAnother):
 		return codes.FailedPrecondition
 	case errors.Is(err, storage.ErrUnavailable):
 		return codes.Unavailable

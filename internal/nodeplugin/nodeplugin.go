@@ -108,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	rec := &controller.NodeVolumeReconciler{
 		Client: mgr.GetClient(), Daemon: daemonClient, Driver: o.Driver.Name, NodeName: o.NodeName,
-		Log: o.Log.WithName("logicalvolume"), Capacity: pub,
+		Log: o.Log.WithName("logicalvolume"), Capacity: pub, Events: mgr.GetEventRecorder(o.Driver.Name + "-node"),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return err

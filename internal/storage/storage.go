@@ -32,6 +32,9 @@ type Volume struct {
 	// UsedBytes is known only to some backends (btrfs qgroups, thin LVs).
 	UsedBytes *int64
 	Tags      []string
+	// OwnerUID is the UID of the object the volume belongs to; empty when
+	// it records none.
+	OwnerUID string
 }
 
 // CreateRequest asks for a new volume.
@@ -40,6 +43,9 @@ type CreateRequest struct {
 	Class        string
 	SizeBytes    int64
 	OptionsClass string
+	// OwnerUID is recorded on the new volume (see Claim); a volume of that
+	// name that belongs to another object is ErrOwnedByAnother.
+	OwnerUID string
 }
 
 // SnapshotRequest asks for a snapshot of an existing volume.
@@ -50,6 +56,8 @@ type SnapshotRequest struct {
 	// SizeBytes: zero means the source's size (thin LVM and btrfs).
 	SizeBytes int64
 	ReadOnly  bool
+	// OwnerUID is recorded on the snapshot, as for CreateRequest.
+	OwnerUID string
 }
 
 // ThinPool describes the thin pool behind an LVM thin class.

@@ -182,11 +182,15 @@ func (c *Client) ExtendContiguous(ctx context.Context, vg, name string, sizeByte
 	return err
 }
 
-// RemoveTagged removes vg/name only if it carries tag, in one command (LVM
-// evaluates the selection under its own lock, so there is no window between
-// a check and the removal). It reports whether an LV was removed.
-func (c *Client) RemoveTagged(ctx context.Context, vg, name, tag string) (bool, error) {
-	res, err := c.lvm(ctx, "lvremove", "-y", "-S", "lv_name="+name+" && lv_tags="+tag, vg)
+// RemoveTagged removes vg/name only if it carries every tag, in one command
+// (LVM evaluates the selection under its own lock, so there is no window
+// between a check and the removal). It reports whether an LV was removed.
+func (c *Client) RemoveTagged(ctx context.Context, vg, name string, tags ...string) (bool, error) {
+	sel := "lv_name=" + name
+	for _, t := range tags {
+		sel += " && lv_tags=" + t
+	}
+	res, err := c.lvm(ctx, "lvremove", "-y", "-S", sel, vg)
 	if err != nil {
 		return false, err
 	}
