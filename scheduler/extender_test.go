@@ -337,3 +337,29 @@ func TestFilterForgetsPodsWhoseClaimIsGone(t *testing.T) {
 		t.Errorf("pod b waited for a pod whose claim is gone: %d waits", n)
 	}
 }
+
+// A growth the node refused holds no capacity: before, the failed size
+// stayed reserved and one failed expansion closed the node to new pods.
+func TestLedgerFailedGrowthHoldsNothing(t *testing.T) {
+	e := testExtender(t, nil)
+	lvs, _, _ := e.ledger.Handlers()
+	k := classKey{"topolvm.io", ""}
+	vol := lv("pvc-0b2f8a6e-9a51-4a43-8d3a-0d1f1c6a2a02", "n1", "", gi, "vol", 3)
+	vol.Status.CurrentSize = resource.NewQuantity(gi, resource.BinarySI)
+	lvs.OnAdd(vol, false)
+	growing := vol.DeepCopy()
+	growing.Spec.Size = *resource.NewQuantity(100*gi, resource.BinarySI)
+	lvs.OnUpdate(vol, growing)
+	if got := e.ledger.Reserved("n1", k, 3); got != 99*gi {
+		t.Errorf("growth in flight: reserved %d, want %d", got, 99*gi)
+	}
+	refused := growing.DeepCopy()
+	refused.Status.Code, refused.Status.Message = "ResourceExhausted", "no room"
+	lvs.OnUpdate(growing, refused)
+	if got := e.ledger.Reserved("n1", k, 3); got != 0 {
+		t.Errorf("refused growth, node caught up with the volume: reserved %d, want 0", got)
+	}
+	if got := e.ledger.Reserved("n1", k, 2); got != gi {
+		t.Errorf("refused growth, node behind the volume's creation: reserved %d, want the volume's %d", got, gi)
+	}
+}

@@ -231,8 +231,15 @@ func (l *Ledger) lvEntryOf(lv *v1.LogicalVolume) *lvEntry {
 	case lv.Status.VolumeID != "":
 		e.created, e.revision = true, lv.Status.CapacityRevision
 		if cur := lv.Status.CurrentSize; cur != nil && cur.Value() < e.bytes {
-			// A growth the node has not done yet.
-			e.created, e.bytes = false, e.bytes-cur.Value()
+			if lv.Status.Code != "" {
+				// A growth the node refused holds nothing: the volume
+				// counts at its size. Holding the refused growth would
+				// let one failed expansion close the node to new pods.
+				e.bytes = cur.Value()
+			} else {
+				// A growth the node has not done yet.
+				e.created, e.bytes = false, e.bytes-cur.Value()
+			}
 		}
 	case lv.Status.Code != "":
 		return nil // the node gave up; the controller deletes it

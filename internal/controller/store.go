@@ -143,24 +143,39 @@ func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Qu
 	if err != nil {
 		return nil, err
 	}
-	if lv.Spec.Size.Cmp(size) < 0 {
+	// A growth, or a retry after a failed growth: at the same size (room
+	// may have been freed since), or at a lower one (Kubernetes' recovery
+	// from a failed expansion: the user lowered the claim's request). A
+	// growth still in flight is not lowered under the node's feet: its end
+	// answers this request too.
+	failed := lv.Status.Code != ""
+	// The cache may still show the object as it was before the patches
+	// below, with the failure being cleared: that version answers nothing.
+	stale := ""
+	if failed || lv.Spec.Size.Cmp(size) < 0 {
+		stale = lv.ResourceVersion
 		// A failure of an earlier resize must not answer this one: clear
 		// it (status is a subresource, patched on its own) before asking.
-		if lv.Status.Code != "" {
+		// Clearing it is what asks the node again when the size is the
+		// same (NodeVolumeReconciler follows that change).
+		if failed {
 			patch := client.MergeFrom(lv.DeepCopy())
 			lv.Status.Code, lv.Status.Message = "", ""
 			if err := s.c.Status().Patch(ctx, lv, patch); err != nil {
 				return nil, err
 			}
 		}
-		patch := client.MergeFrom(lv.DeepCopy())
-		lv.Spec.Size = size
-		if err := s.c.Patch(ctx, lv, patch); err != nil {
-			return nil, err
+		if lv.Spec.Size.Cmp(size) != 0 {
+			patch := client.MergeFrom(lv.DeepCopy())
+			lv.Spec.Size = size
+			if err := s.c.Patch(ctx, lv, patch); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s.wait(ctx, name, func(lv *v1.LogicalVolume) bool {
-		return lv != nil && (lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0))
+		return lv != nil && lv.ResourceVersion != stale &&
+			(lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0))
 	})
 }
 

@@ -1,0 +1,59 @@
+//go:build integration
+
+package csi_test
+
+import (
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/toposuite/toposuite/internal/testutil"
+)
+
+// Kubernetes recovers from a failed expansion by letting the user lower the
+// claim's request; csi-resizer then asks for the lower size. Before, the
+// failure of the larger size answered every later, smaller request, so the
+// volume could never grow again.
+func TestIntegrationExpansionRecoversAfterAFailure(t *testing.T) {
+	t.Run("lvm", func(t *testing.T) {
+		p, _, _ := lvmRig(t)
+		expansionRecovers(t, p, "ext4")
+	})
+	t.Run("btrfs", func(t *testing.T) {
+		p, _ := btrfsRig(t)
+		expansionRecovers(t, p, "")
+	})
+}
+
+func expansionRecovers(t *testing.T, p *plugins, fs string) {
+	c := testutil.Context(t)
+	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{
+		Name: "pvc-grow", VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
+		CapacityRange: &csi.CapacityRange{RequiredBytes: 32 * mib}, AccessibilityRequirements: p.topology(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := vol.Volume.VolumeId
+	expand := func(size int64) (*csi.ControllerExpandVolumeResponse, error) {
+		return p.ctl.ControllerExpandVolume(c, &csi.ControllerExpandVolumeRequest{VolumeId: id,
+			CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: mountCap(fs)})
+	}
+	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("expansion past the node's room: %v, want ResourceExhausted", err)
+	}
+	// The same failing size again fails again (the node is asked again).
+	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("retried expansion past the node's room: %v, want ResourceExhausted", err)
+	}
+	got, err := expand(64 * mib)
+	if err != nil || got.CapacityBytes != 64*mib {
+		t.Fatalf("lowered expansion after a failure: %v, %v; want 64 MiB", got, err)
+	}
+	if _, err := p.ctl.DeleteVolume(c, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+		t.Fatal(err)
+	}
+	p.lvGone(t, id)
+}
