@@ -70,7 +70,7 @@ func (e *Extender) left(p placement, k classKey) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return free - e.ledger.Reserved(p.name, k, p.figs.revision[k.Driver]), true
+	return subBytes(free, e.ledger.Reserved(p.name, k, p.figs.revision[k.Driver])), true
 }
 
 // verdict is the filter's outcome for one candidate.
@@ -86,7 +86,7 @@ func (e *Extender) judge(p placement, needs []need, extra map[classKey]int64) ve
 		if !ok {
 			return verdict{reason: fmt.Sprintf("node has no %s", n.classKey)}
 		}
-		if left -= extra[n.classKey]; left < n.Bytes {
+		if left = subBytes(left, extra[n.classKey]); left < n.Bytes {
 			return verdict{reason: fmt.Sprintf("not enough %s: pod needs %d bytes, %d free", n.classKey, n.Bytes, max(left, 0))}
 		}
 	}
@@ -126,7 +126,7 @@ func (e *Extender) Filter(ctx context.Context, r *request) ([]verdict, error) {
 			for _, fl := range others {
 				if fl.candidates[p.name] {
 					for _, n := range fl.needs {
-						extra[n.classKey] += n.Bytes
+						extra[n.classKey] = addBytes(extra[n.classKey], n.Bytes)
 					}
 				}
 			}
@@ -191,7 +191,7 @@ func (e *Extender) Prioritize(_ context.Context, r *request) (extenderv1.HostPri
 			guessed[fl.guess] = map[classKey]int64{}
 		}
 		for _, n := range fl.needs {
-			guessed[fl.guess][n.classKey] += n.Bytes
+			guessed[fl.guess][n.classKey] = addBytes(guessed[fl.guess][n.classKey], n.Bytes)
 		}
 	}
 	best, bestScore := "", int64(-1)
@@ -202,7 +202,7 @@ func (e *Extender) Prioritize(_ context.Context, r *request) (extenderv1.HostPri
 		}
 		out[i].Score = e.scorer.node(needs, func(n need) int64 {
 			left, _ := e.left(p, n.classKey)
-			return left - guessed[p.name][n.classKey] - n.Bytes
+			return subBytes(subBytes(left, guessed[p.name][n.classKey]), n.Bytes)
 		})
 		if out[i].Score > bestScore {
 			best, bestScore = p.name, out[i].Score

@@ -92,7 +92,7 @@ func (l *Ledger) Reserved(node string, k classKey, revision int64) int64 {
 			continue
 		}
 		if !e.created || revision > 0 && e.revision > revision {
-			sum += e.bytes
+			sum = addBytes(sum, e.bytes)
 		}
 	}
 	for key := range l.pvcNode[node] {
@@ -101,7 +101,7 @@ func (l *Ledger) Reserved(node string, k classKey, revision int64) int64 {
 		if !ok || (classKey{sc.driver, sc.class}) != k || l.lvUID[p.uid] > 0 {
 			continue
 		}
-		sum += p.bytes
+		sum = addBytes(sum, p.bytes)
 	}
 	return sum
 }
@@ -254,7 +254,9 @@ func (l *Ledger) pvcEntryOf(pvc *corev1.PersistentVolumeClaim) *pvcEntry {
 		e.storageClass = *pvc.Spec.StorageClassName
 	}
 	if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
-		e.bytes = q.Value()
+		// A request no volume can have (past the largest volume) is never
+		// provisioned, so it holds nothing.
+		e.bytes, _ = csi.QuantityBytes(q)
 	}
 	return e
 }
