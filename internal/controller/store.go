@@ -150,14 +150,26 @@ func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Qu
 	// answers this request too.
 	failed := lv.Status.Code != ""
 	// The cache may still show the object as it was before the patches
-	// below, with the failure being cleared: that version answers nothing.
-	stale := ""
+	// below, with the failure not yet cleared: those versions answer
+	// nothing.
+	stale := map[string]bool{}
 	if failed || lv.Spec.Size.Cmp(size) < 0 {
-		stale = lv.ResourceVersion
+		stale[lv.ResourceVersion] = true
+		// The size goes first: while the failure is recorded, the node
+		// leaves the object alone, so it cannot act on the old size once
+		// the failure is cleared.
+		if lv.Spec.Size.Cmp(size) != 0 {
+			patch := client.MergeFrom(lv.DeepCopy())
+			lv.Spec.Size = size
+			if err := s.c.Patch(ctx, lv, patch); err != nil {
+				return nil, err
+			}
+			stale[lv.ResourceVersion] = true
+		}
 		// A failure of an earlier resize must not answer this one: clear
-		// it (status is a subresource, patched on its own) before asking.
-		// Clearing it is what asks the node again when the size is the
-		// same (NodeVolumeReconciler follows that change).
+		// it (status is a subresource, patched on its own). Clearing it is
+		// what asks the node again (NodeVolumeReconciler follows that
+		// change), also when the size is the same.
 		if failed {
 			patch := client.MergeFrom(lv.DeepCopy())
 			lv.Status.Code, lv.Status.Message = "", ""
@@ -165,16 +177,9 @@ func (s *Store) ResizeAndWait(ctx context.Context, name string, size resource.Qu
 				return nil, err
 			}
 		}
-		if lv.Spec.Size.Cmp(size) != 0 {
-			patch := client.MergeFrom(lv.DeepCopy())
-			lv.Spec.Size = size
-			if err := s.c.Patch(ctx, lv, patch); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return s.wait(ctx, name, func(lv *v1.LogicalVolume) bool {
-		return lv != nil && lv.ResourceVersion != stale &&
+		return lv != nil && !stale[lv.ResourceVersion] &&
 			(lv.Status.Code != "" || (lv.Status.CurrentSize != nil && lv.Status.CurrentSize.Cmp(size) >= 0))
 	})
 }
