@@ -147,6 +147,52 @@ func (l Layout) Footprint(sizeBytes, extent int64) int64 {
 	return total * extent
 }
 
+// Legs is the number of areas of a volume that LVM puts on physical volumes
+// of their own: the images of a RAID or mirror volume, the stripes of a
+// striped one. 1 means one area that may span any PVs (linear). The legacy
+// mirror type also needs a PV for its disk log, apart from the images: it
+// is counted as one more leg, which overstates the log's size (one
+// extent) but never the PVs the volume needs.
+func (l Layout) Legs() int {
+	stripes := max(l.Stripes, 1)
+	switch {
+	case l.Type == "raid1":
+		return l.Mirrors + 1
+	case l.Type == "mirror":
+		return l.Mirrors + 2
+	case l.Type == "raid10":
+		return (l.Mirrors + 1) * max(l.Stripes, 2)
+	case raidParity(l.Type) > 0:
+		return stripes + raidParity(l.Type)
+	}
+	return stripes
+}
+
+// DataLegs is how many legs share a volume's data: each holds
+// size/DataLegs of it (the stripes), while the other legs are copies or
+// parity of those.
+func (l Layout) DataLegs() int {
+	switch {
+	case l.Type == "raid1" || l.Type == "mirror":
+		return 1
+	case l.Type == "raid10":
+		return max(l.Stripes, 2)
+	}
+	return max(l.Stripes, 1)
+}
+
+// LegExtents is the extents each leg of a volume of sizeBytes takes: its
+// share of the data, rounded as Footprint rounds it, plus the metadata
+// extent of a RAID image. Footprint is at most Legs x LegExtents extents.
+func (l Layout) LegExtents(sizeBytes, extent int64) int64 {
+	data := int64(l.DataLegs())
+	ext := ceilDiv(ceilDiv(sizeBytes, extent), data)
+	if l.Type == "raid1" || l.Type == "mirror" || l.Type == "raid10" || l.Type == "raid0_meta" || raidParity(l.Type) > 0 {
+		ext++
+	}
+	return ext
+}
+
 // Factor is the footprint of one byte of data, used to turn free space into
 // the largest volume of this layout.
 func (l Layout) Factor() float64 {

@@ -50,3 +50,40 @@ func TestFootprint(t *testing.T) {
 		}
 	}
 }
+
+// Legs and LegExtents describe the same volume as Footprint: the legs hold
+// all of it (the legacy mirror's extra leg is its log's PV).
+func TestLegsHoldTheFootprint(t *testing.T) {
+	const ext = 4 << 20
+	cases := []struct {
+		l          Layout
+		legs, data int
+	}{
+		{Layout{Type: "linear"}, 1, 1},
+		{Layout{Type: "linear", Stripes: 3}, 3, 3},
+		{Layout{Type: "striped", Stripes: 2}, 2, 2},
+		{Layout{Type: "raid0_meta", Stripes: 2}, 2, 2},
+		{Layout{Type: "raid1", Mirrors: 1}, 2, 1},
+		{Layout{Type: "raid1", Mirrors: 2}, 3, 1},
+		{Layout{Type: "mirror", Mirrors: 1}, 3, 1},
+		{Layout{Type: "raid5", Stripes: 2}, 3, 2},
+		{Layout{Type: "raid6", Stripes: 3}, 5, 3},
+		{Layout{Type: "raid10", Mirrors: 1, Stripes: 2}, 4, 2},
+		{Layout{Type: "raid10", Mirrors: 1}, 4, 2},
+	}
+	for _, tc := range cases {
+		if tc.l.Legs() != tc.legs || tc.l.DataLegs() != tc.data {
+			t.Errorf("%+v: %d legs, %d with data; want %d, %d", tc.l, tc.l.Legs(), tc.l.DataLegs(), tc.legs, tc.data)
+		}
+		for _, size := range []int64{1, 10 << 20, 100 << 20, 1 << 30} {
+			legs, per, fp := int64(tc.l.Legs()), tc.l.LegExtents(size, ext), tc.l.Footprint(size, ext)/ext
+			want := legs * per
+			if tc.l.Type == "mirror" {
+				want -= per // the log's leg holds one extent, counted in each image
+			}
+			if fp != want {
+				t.Errorf("%+v size %d: footprint %d extents, legs hold %d", tc.l, size, fp, want)
+			}
+		}
+	}
+}

@@ -40,14 +40,14 @@ func (c *Client) lvm(ctx context.Context, args ...string) (exec.Result, error) {
 var reportArgs = []string{"--reportformat", "json", "--units", "b", "--nosuffix"}
 
 // fullReportColumns name the columns of each part of a fullreport: the ones
-// the parser reads for VGs and LVs, one short column for the parts it
+// the parser reads for VGs, PVs and LVs, one short column for the parts it
 // skips. The defaults would come from the configuration or a command
 // profile. The LV part takes no vg_name (an LV's VG is its section's) and
 // no segtype, a column of the segment part.
 var fullReportColumns = []string{
 	"--configreport", "vg", "-o", vgFields,
 	"--configreport", "lv", "-o", strings.Replace(strings.Replace(lvFields, "vg_name,", "", 1), ",segtype", "", 1),
-	"--configreport", "pv", "-o", "pv_name",
+	"--configreport", "pv", "-o", fullReportPVFields,
 	"--configreport", "pvseg", "-o", "pvseg_start",
 	"--configreport", "seg", "-o", "segtype",
 }

@@ -47,9 +47,24 @@ func (lv LV) HasTag(tag string) bool {
 	return false
 }
 
-// Report is the content of one `lvm fullreport` (VGs and their LVs).
+// PVSpace is the free space of a physical volume as a fullreport shows it:
+// the room a RAID image or a stripe, which LVM puts on PVs of its own, can
+// have there.
+type PVSpace struct {
+	Name string
+	// VG is the volume group of the report section the PV is listed in.
+	VG   string
+	Free int64
+	// Allocatable is false for a PV LVM may not allocate from: made
+	// unallocatable (pvchange --allocatable n) or missing.
+	Allocatable bool
+}
+
+// Report is the content of one `lvm fullreport` (VGs, their PVs' free
+// space and their LVs).
 type Report struct {
 	VGs []VG
+	PVs []PVSpace
 	LVs []LV
 }
 
@@ -57,8 +72,9 @@ type Report struct {
 // every value is a string, and a report holds one section per VG.
 type jsonReport struct {
 	Report []struct {
-		VG []jsonVG `json:"vg"`
-		LV []jsonLV `json:"lv"`
+		VG []jsonVG      `json:"vg"`
+		PV []jsonPVSpace `json:"pv"`
+		LV []jsonLV      `json:"lv"`
 	} `json:"report"`
 }
 
@@ -86,11 +102,19 @@ type jsonLV struct {
 	OriginSize      string `json:"origin_size"`
 }
 
+type jsonPVSpace struct {
+	Name string `json:"pv_name"`
+	Free string `json:"pv_free"`
+	Attr string `json:"pv_attr"`
+}
+
 // vgFields and lvFields are the columns requested from vgs and lvs; they
 // are the keys the parsers read (fullreport prints them among others).
 const (
 	vgFields = "vg_name,vg_uuid,vg_size,vg_free,vg_extent_size"
-	lvFields = "lv_name,vg_name,lv_uuid,lv_size,lv_attr,lv_path,lv_tags,pool_lv,origin,origin_size,data_percent,metadata_percent,segtype"
+	// fullReportPVFields are the columns of a fullreport's PV part.
+	fullReportPVFields = "pv_name,pv_free,pv_attr"
+	lvFields           = "lv_name,vg_name,lv_uuid,lv_size,lv_attr,lv_path,lv_tags,pool_lv,origin,origin_size,data_percent,metadata_percent,segtype"
 )
 
 // ParseReport parses the stdout of vgs, lvs or fullreport in JSON form. In
@@ -113,6 +137,13 @@ func ParseReport(out []byte) (Report, error) {
 				return Report{}, err
 			}
 			r.VGs = append(r.VGs, vg)
+		}
+		for _, p := range sec.PV {
+			pv, err := p.parse(sectionVG)
+			if err != nil {
+				return Report{}, err
+			}
+			r.PVs = append(r.PVs, pv)
 		}
 		for _, l := range sec.LV {
 			lv, err := l.parse()
@@ -144,6 +175,20 @@ func (v jsonVG) parse() (VG, error) {
 		return VG{}, fmt.Errorf("parse LVM report: volume group without a name")
 	}
 	return vg, nil
+}
+
+// parse reads a PV's free space. The third letter of pv_attr is 'm' for a
+// missing PV, whose space LVM cannot allocate either.
+func (p jsonPVSpace) parse(vg string) (PVSpace, error) {
+	if p.Name == "" {
+		return PVSpace{}, fmt.Errorf("parse LVM report: physical volume without a name")
+	}
+	free, err := parseBytes("pv_free", p.Free)
+	if err != nil {
+		return PVSpace{}, err
+	}
+	return PVSpace{Name: p.Name, VG: vg, Free: free,
+		Allocatable: strings.HasPrefix(p.Attr, "a") && !(len(p.Attr) > 2 && p.Attr[2] == 'm')}, nil
 }
 
 func (l jsonLV) parse() (LV, error) {

@@ -117,3 +117,29 @@ func FuzzParseAttr(f *testing.F) {
 		_, _, _ = a.Active(), a.Writable(), a.Health()
 	})
 }
+
+// A fullreport's PV part gives each PV's free space, for the room of RAID
+// images and stripes; a PV LVM may not allocate from says so.
+func TestParseFullReportPVs(t *testing.T) {
+	r, err := ParseReport(readTestdata(t, "fullreport.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PVSpace{
+		{Name: "/dev/loop0", VG: "tvg", Free: 847249408, Allocatable: true},
+		{Name: "/dev/loop1", VG: "tvg", Free: 532676608, Allocatable: true},
+	}
+	if d := cmp.Diff(want, r.PVs); d != "" {
+		t.Errorf("PVs (-want +got):\n%s", d)
+	}
+	for attr, ok := range map[string]bool{"a--": true, "---": false, "a-m": false} {
+		in := `{"report":[{"vg":[{"vg_name":"v","vg_size":"8","vg_free":"8","vg_extent_size":"4"}],"pv":[{"pv_name":"/dev/x","pv_free":"8","pv_attr":"` + attr + `"}]}]}`
+		r, err := ParseReport([]byte(in))
+		if err != nil || len(r.PVs) != 1 || r.PVs[0].Allocatable != ok || r.PVs[0].VG != "v" {
+			t.Errorf("pv_attr %q: %+v, %v; want allocatable %v", attr, r.PVs, err, ok)
+		}
+	}
+	if _, err := ParseReport([]byte(`{"report":[{"pv":[{"pv_name":"/dev/x","pv_free":"lots","pv_attr":"a--"}]}]}`)); err == nil {
+		t.Error("a PV free space that is not a number was accepted")
+	}
+}
