@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/toposuite/toposuite/internal/controller"
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
@@ -44,6 +45,7 @@ func expansionRecovers(t *testing.T, p *plugins, fs string) {
 	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("expansion past the node's room: %v, want ResourceExhausted", err)
 	}
+	wantEvent(t, p, id, controller.ReasonResizeFailed)
 	// The same failing size again fails again (the node is asked again).
 	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("retried expansion past the node's room: %v, want ResourceExhausted", err)

@@ -190,6 +190,8 @@ func (r *NodeVolumeReconciler) create(ctx context.Context, log logr.Logger, lv *
 		log.Info("volume cannot be created", "code", code.String(), "error", err.Error())
 		if api.IsOwnedByAnother(err) {
 			r.event(lv, corev1.EventTypeWarning, ReasonOwnedByAnother, "Create", "volume %s on node %s belongs to another LogicalVolume; this object may not use it: %s", lv.Spec.Name, r.NodeName, status.Convert(err).Message())
+		} else {
+			r.event(lv, corev1.EventTypeWarning, ReasonCreateFailed, "Create", "node %s cannot create volume %s (%s): %s", r.NodeName, lv.Spec.Name, code, status.Convert(err).Message())
 		}
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
@@ -220,6 +222,7 @@ func (r *NodeVolumeReconciler) resize(ctx context.Context, log logr.Logger, lv *
 		if !terminal[code] {
 			return reconcile.Result{}, fmt.Errorf("resize volume %s: %w", lv.Spec.Name, err)
 		}
+		r.event(lv, corev1.EventTypeWarning, ReasonResizeFailed, "Resize", "node %s cannot grow volume %s to %s (%s): %s", r.NodeName, lv.Spec.Name, lv.Spec.Size.String(), code, status.Convert(err).Message())
 		lv.Status.Code, lv.Status.Message = code.String(), status.Convert(err).Message()
 	} else {
 		rev, err := r.promiseCapacity(ctx)
@@ -289,6 +292,11 @@ const (
 	// ReasonNothingRemoved: the object was deleted, but its volume could
 	// not exist as named, so nothing was removed from the node.
 	ReasonNothingRemoved = "NothingRemoved"
+	// ReasonCreateFailed and ReasonResizeFailed: the node's storage
+	// daemon refused the volume or its growth for good (no room, a bad
+	// parameter); the controller answers the claim with the same words.
+	ReasonCreateFailed = "CreateFailed"
+	ReasonResizeFailed = "ResizeFailed"
 )
 
 func (r *NodeVolumeReconciler) event(lv *v1.LogicalVolume, kind, reason, action, note string, args ...any) {
