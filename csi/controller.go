@@ -109,7 +109,7 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		return nil, toStatus(err)
 	}
 	if spec.NodeName == "" {
-		if spec.NodeName, err = c.pickNode(ctx, req.GetAccessibilityRequirements(), class, size); err != nil {
+		if spec.NodeName, err = c.pickNode(ctx, req.GetAccessibilityRequirements(), class, options, size); err != nil {
 			return nil, err
 		}
 	}
@@ -200,8 +200,15 @@ func (c *Controller) fromSource(ctx context.Context, src *csi.VolumeContentSourc
 
 // pickNode chooses the node: the first preferred, then requisite, topology
 // segment that has room; with no requirements (Immediate binding without
-// topology), the node with the most room.
-func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, class string, size int64) (string, error) {
+// topology), the node with the most room. Room is the node's figure for
+// volumes of class made with options class options (a RAID volume takes
+// more than its size, and its images need PVs of their own): when no
+// candidate has it, the answer is ResourceExhausted before any
+// LogicalVolume exists.
+func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, class, options string, size int64) (string, error) {
+	if _, ok := c.d.CapacityKey(class, options); !ok {
+		return "", invalid("lvcreate options class %q: no node can publish its capacity (a name with a dot, or class and options class names too long together)", options)
+	}
 	// csi-provisioner lists every node in both the preferred and the
 	// requisite topology: each is tried, and named in an error, once.
 	var candidates []string
@@ -216,7 +223,7 @@ func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, 
 		return "", invalid("accessibility requirements name no %s segment", c.d.TopologyKey)
 	}
 	if len(candidates) == 0 {
-		nodes, err := c.capacity.Nodes(ctx, class)
+		nodes, err := c.capacity.Nodes(ctx, class, options)
 		if err != nil {
 			return "", toStatus(err)
 		}
@@ -231,7 +238,7 @@ func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, 
 		})
 	}
 	for _, n := range candidates {
-		avail, err := c.capacity.Available(ctx, n, class)
+		avail, err := c.capacity.Available(ctx, n, class, options)
 		if err != nil {
 			continue
 		}
@@ -239,21 +246,49 @@ func (c *Controller) pickNode(ctx context.Context, ar *csi.TopologyRequirement, 
 			return n, nil
 		}
 	}
+	noNode := status.Error(codes.ResourceExhausted, "no node runs "+c.d.Name)
 	if len(candidates) == 0 {
-		return "", status.Error(codes.ResourceExhausted, "no node runs "+c.d.Name)
+		// Every node publishes its default class.
+		if all, err := c.capacity.Nodes(ctx, "", ""); err == nil && len(all) == 0 {
+			return "", noNode
+		}
 	}
-	if class != "" {
-		// A class no node has is a mistake in the StorageClass, not a
-		// lack of room: retrying elsewhere cannot help.
-		withClass, err := c.capacity.Nodes(ctx, class)
-		if err != nil {
-			return "", toStatus(err)
-		}
-		if len(withClass) == 0 {
-			return "", invalid("device class %q is not configured on any node of %s", class, c.d.Name)
-		}
+	// A class or options class no node has is a mistake in the
+	// StorageClass, not a lack of room: retrying elsewhere cannot help.
+	if err := c.configuredSomewhere(ctx, class, options); err != nil {
+		return "", err
+	}
+	if len(candidates) == 0 {
+		return "", noNode
+	}
+	if options != "" {
+		return "", status.Errorf(codes.ResourceExhausted, "no node among %s has room for %d bytes in class %q made with lvcreate options class %q", strings.Join(candidates, ", "), size, class, options)
 	}
 	return "", status.Errorf(codes.ResourceExhausted, "no node among %s has %d bytes available in class %q", strings.Join(candidates, ", "), size, class)
+}
+
+// configuredSomewhere returns InvalidArgument when no node has class (a
+// named one) or no node publishes a figure for options in it.
+func (c *Controller) configuredSomewhere(ctx context.Context, class, options string) error {
+	if class != "" {
+		withClass, err := c.capacity.Nodes(ctx, class, "")
+		if err != nil {
+			return toStatus(err)
+		}
+		if len(withClass) == 0 {
+			return invalid("device class %q is not configured on any node of %s", class, c.d.Name)
+		}
+	}
+	if options != "" {
+		withOptions, err := c.capacity.Nodes(ctx, class, options)
+		if err != nil {
+			return toStatus(err)
+		}
+		if len(withOptions) == 0 {
+			return invalid("lvcreate options class %q is not configured for class %q on any node of %s", options, class, c.d.Name)
+		}
+	}
+	return nil
 }
 
 func currentSize(lv *v1.LogicalVolume) int64 {
@@ -340,9 +375,11 @@ func (c *Controller) ValidateVolumeCapabilities(ctx context.Context, req *csi.Va
 }
 
 // GetCapacity implements CSI: the room of one topology segment (a node), or
-// the largest of all nodes when no segment is given.
+// the largest of all nodes when no segment is given; with an lvcreate
+// options class, the largest volume made with it (its images and
+// metadata counted, on PVs of their own).
 func (c *Controller) GetCapacity(ctx context.Context, req *csi.GetCapacityRequest) (*csi.GetCapacityResponse, error) {
-	class, _, err := c.params(req.GetParameters())
+	class, options, err := c.params(req.GetParameters())
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +390,7 @@ func (c *Controller) GetCapacity(ctx context.Context, req *csi.GetCapacityReques
 	}
 	var avail int64
 	if node := req.GetAccessibleTopology().GetSegments()[c.d.TopologyKey]; node != "" {
-		avail, err = c.capacity.Available(ctx, node, class)
+		avail, err = c.capacity.Available(ctx, node, class, options)
 		if apierrors.IsNotFound(err) {
 			avail, err = 0, nil
 		}
@@ -361,7 +398,7 @@ func (c *Controller) GetCapacity(ctx context.Context, req *csi.GetCapacityReques
 		avail = 0 // a segment of another topology: nothing of ours there
 	} else {
 		var nodes map[string]int64
-		nodes, err = c.capacity.Nodes(ctx, class)
+		nodes, err = c.capacity.Nodes(ctx, class, options)
 		for _, a := range nodes {
 			avail = max(avail, a)
 		}

@@ -74,8 +74,10 @@ func (m *memStore) List(context.Context) ([]v1.LogicalVolume, error) {
 
 type memCapacity map[string]int64
 
-func (m memCapacity) Available(_ context.Context, node, _ string) (int64, error) { return m[node], nil }
-func (m memCapacity) Nodes(context.Context, string) (map[string]int64, error)    { return m, nil }
+func (m memCapacity) Available(_ context.Context, node, _, _ string) (int64, error) {
+	return m[node], nil
+}
+func (m memCapacity) Nodes(context.Context, string, string) (map[string]int64, error) { return m, nil }
 
 func mountCap(fs string) []*csi.VolumeCapability {
 	return []*csi.VolumeCapability{{

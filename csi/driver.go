@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Driver is what differs between the suite's two CSI drivers.
@@ -88,6 +90,48 @@ func (d Driver) CapacityClass(key string) (string, bool) {
 	return class, ok
 }
 
+// OptionsCapacityAnnotationPrefix starts the annotations of the capacity of
+// a class for volumes made with an lvcreate options class (RAID, stripes):
+// the largest such volume, which takes more than its size. They have a
+// prefix of their own, apart from CapacityAnnotationPrefix, so that no
+// device class name can be read as one, nor one as a device class.
+func (d Driver) OptionsCapacityAnnotationPrefix() string { return "options-capacity." + d.Name + "/" }
+
+// CapacityKey is the annotation of the capacity of class for volumes made
+// with lvcreate options class options: CapacityAnnotation(class) for none
+// (""), else OptionsCapacityAnnotationPrefix + <class>.<options>. The last
+// dot separates them, so an options class name must have none; ok is
+// false when it has, or the key is not a valid annotation key (too long):
+// such a figure is never published, and no node has room for such volumes.
+func (d Driver) CapacityKey(class, options string) (key string, ok bool) {
+	if options == "" {
+		return d.CapacityAnnotation(class), true
+	}
+	if class == "" {
+		class = defaultClassKey
+	}
+	key = d.OptionsCapacityAnnotationPrefix() + class + "." + options
+	return key, !strings.Contains(options, ".") && len(validation.IsQualifiedName(key)) == 0
+}
+
+// ParseCapacityKey is CapacityKey's inverse: the class and options class
+// a key stands for, and whether it is a capacity annotation of d at all.
+func (d Driver) ParseCapacityKey(key string) (class, options string, ok bool) {
+	if class, ok := d.CapacityClass(key); ok {
+		return class, "", true
+	}
+	rest, ok := strings.CutPrefix(key, d.OptionsCapacityAnnotationPrefix())
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i <= 0 || i == len(rest)-1 {
+		return "", "", false
+	}
+	class, options = rest[:i], rest[i+1:]
+	if class == defaultClassKey {
+		class = ""
+	}
+	return class, options, true
+}
+
 // ParseCapacity reads a capacity annotation's value: a number of bytes.
 func ParseCapacity(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
@@ -97,9 +141,10 @@ func ParseCapacity(v string) (int64, error) {
 	return n, nil
 }
 
-// CapacityAnnotationPrefix starts every capacity annotation of the driver.
-// The same keys on a Pod (set by the pod webhook) hold the bytes the pod
-// still needs of each class, for the scheduler extender.
+// CapacityAnnotationPrefix starts every capacity annotation of the driver
+// for volumes made without an options class (see CapacityKey). The same
+// keys on a Pod (set by the pod webhook) hold the bytes the pod still needs
+// of each class, for the scheduler extender.
 func (d Driver) CapacityAnnotationPrefix() string { return "capacity." + d.Name + "/" }
 
 // CapacityRevisionAnnotation is the Node annotation that numbers the node's

@@ -27,11 +27,14 @@ type VolumeStore interface {
 	List(ctx context.Context) ([]v1.LogicalVolume, error)
 }
 
-// NodeCapacity is the capacity nodes publish (Node annotations).
+// NodeCapacity is the capacity nodes publish (Node annotations), per class
+// and, for volumes made with an lvcreate options class (options; "" for
+// none), per options class: a RAID volume takes more than its size.
 type NodeCapacity interface {
-	// Available returns the bytes available for a new volume of class on node.
-	Available(ctx context.Context, node, class string) (int64, error)
-	// Nodes returns the nodes running this driver's node plugin with their
-	// available bytes in class.
-	Nodes(ctx context.Context, class string) (map[string]int64, error)
+	// Available returns the bytes available for a new volume of class,
+	// made with options, on node.
+	Available(ctx context.Context, node, class, options string) (int64, error)
+	// Nodes returns the nodes running this driver's node plugin that
+	// publish that figure, with it.
+	Nodes(ctx context.Context, class, options string) (map[string]int64, error)
 }

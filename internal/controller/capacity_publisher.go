@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"maps"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -414,14 +413,26 @@ func showsAll(node *corev1.Node, want map[string]string) bool {
 	return true
 }
 
-// Annotations returns the Node annotations for a capacity message.
+// Annotations returns the Node annotations for a capacity message: each
+// class's available bytes and, for each lvcreate options class, the largest
+// volume of the class made with it (csi.Driver.CapacityKey), under the
+// class's name and, for the default class, under the default's too. An
+// options class whose name cannot make a key (a dot, or too long) is left
+// out: CreateVolume refuses such a StorageClass.
 func Annotations(d csi.Driver, msg *api.CapacityResponse) map[string]string {
 	out := map[string]string{}
 	for _, c := range msg.GetClasses() {
-		v := strconv.FormatInt(c.GetAvailableBytes(), 10)
-		out[d.CapacityAnnotation(c.GetName())] = v
+		names := []string{c.GetName()}
 		if c.GetDefault() {
-			out[d.CapacityAnnotation("")] = v
+			names = append(names, "")
+		}
+		for _, class := range names {
+			out[d.CapacityAnnotation(class)] = strconv.FormatInt(c.GetAvailableBytes(), 10)
+			for options, n := range c.GetOptionsClassAvailableBytes() {
+				if key, ok := d.CapacityKey(class, options); ok {
+					out[key] = strconv.FormatInt(n, 10)
+				}
+			}
 		}
 	}
 	return out
@@ -430,15 +441,18 @@ func Annotations(d csi.Driver, msg *api.CapacityResponse) map[string]string {
 // capacityPatch returns the annotations of a JSON merge patch that gives
 // the node driver d's capacity annotations want, numbered rev: every one of
 // want is set (also those the node seems to have already, as the node may
-// be a stale cached copy), and those of classes the daemon no longer has —
-// on the node or in the previous write — are removed (null). The revision
+// be a stale cached copy), and those of classes or options classes the
+// daemon no longer has — on the node or in the previous write — are
+// removed (null). The revision
 // annotation is set, never removed; other annotations are left alone.
 func capacityPatch(node *corev1.Node, d csi.Driver, previous, want map[string]string, rev int64) map[string]*string {
 	out := make(map[string]*string, len(want)+1)
-	prefix, revKey := d.CapacityAnnotationPrefix(), d.CapacityRevisionAnnotation()
+	revKey := d.CapacityRevisionAnnotation()
 	stale := func(k string) {
-		if _, keep := want[k]; !keep && k != revKey && strings.HasPrefix(k, prefix) {
-			out[k] = nil
+		if _, _, ours := d.ParseCapacityKey(k); ours {
+			if _, keep := want[k]; !keep {
+				out[k] = nil
+			}
 		}
 	}
 	for k := range node.Annotations {
