@@ -1,7 +1,7 @@
 // Package webhook is topolvm-controller's pod mutating webhook. For each pod
 // that still needs capacity of the controller's driver, it writes the bytes
-// per device class into the pod's annotations (Driver.CapacityAnnotation)
-// and asks for one unit of the driver's extended resource
+// per device class, and per device class and lvcreate options class, into
+// the pod's annotations (Driver.CapacityKey) and asks for one unit of the driver's extended resource
 // (Driver.CapacityResource) in the first container, so that kube-scheduler
 // sends the pod to the scheduler extender (managedResources), which reads
 // the annotations.
@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/go-logr/logr"
 	"google.golang.org/grpc/status"
@@ -42,7 +41,10 @@ const (
 	defaultClassBetaKey = "storageclass.beta.kubernetes.io/is-default-class"
 )
 
-// PodMutator is the admission handler. It counts, per device class:
+// PodMutator is the admission handler. It counts, per device class and
+// lvcreate options class (the StorageClass's; a RAID volume takes more room
+// than its size, so the extender checks it against the node's figure for
+// that options class):
 //   - PVCs not bound yet (no spec.volumeName) of a StorageClass of the driver;
 //   - generic ephemeral volumes of a StorageClass of the driver (the default
 //     StorageClass when the template names none), unless the PVC
@@ -148,14 +150,15 @@ func (m *PodMutator) mutate(ctx context.Context, req admission.Request) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errDecode, err)
 	}
-	m.Log.V(1).Info("capacity requests added", "namespace", namespace, "name", pod.Name, "generateName", pod.GenerateName, "bytesByClass", need)
+	m.Log.V(1).Info("capacity requests added", "namespace", namespace, "name", pod.Name, "generateName", pod.GenerateName, "bytesByOptionsClassAndClass", need)
 	return out, nil
 }
 
-// Needs returns the bytes the pod still needs of each device class of the
-// driver ("" is the node's default class); empty when it needs none.
-func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Pod) (map[string]int64, error) {
-	need := map[string]int64{}
+// Needs returns the bytes the pod still needs by lvcreate options class
+// ("" for volumes made without one), then by device class of the driver
+// ("" is the node's default class); empty when it needs none.
+func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Pod) (map[string]map[string]int64, error) {
+	need := map[string]map[string]int64{}
 	d := m.Driver
 	claims := map[string]bool{} // a PVC mounted by two volumes counts once
 	for _, v := range pod.Spec.Volumes {
@@ -203,12 +206,21 @@ func (m *PodMutator) Needs(ctx context.Context, namespace string, pod *corev1.Po
 			if err != nil {
 				return nil, &invalidVolumeError{volume: v.Name, err: err}
 			}
-			if err := m.addNeed(need, v.CSI.VolumeAttributes[d.Param(csi.ParamDeviceClass)], size, v.Name); err != nil {
+			// Inline volumes take no options class.
+			if err := m.addNeed(byClass(need, ""), v.CSI.VolumeAttributes[d.Param(csi.ParamDeviceClass)], size, v.Name); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return need, nil
+}
+
+// byClass returns the sums of options class options, made when missing.
+func byClass(need map[string]map[string]int64, options string) map[string]int64 {
+	if need[options] == nil {
+		need[options] = map[string]int64{}
+	}
+	return need[options]
 }
 
 // claim reads a PVC from the API server; nil when there is none.
@@ -226,7 +238,7 @@ func (m *PodMutator) claim(ctx context.Context, namespace, name string) (*corev1
 
 // countClaim adds a PVC (or a claim template) of the pod's volume to need
 // when it is not bound yet and its StorageClass is the driver's.
-func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc *corev1.PersistentVolumeClaim, volume string) error {
+func (m *PodMutator) countClaim(ctx context.Context, need map[string]map[string]int64, pvc *corev1.PersistentVolumeClaim, volume string) error {
 	if pvc.Spec.VolumeName != "" || pvc.Status.Phase == corev1.ClaimBound {
 		return nil
 	}
@@ -254,7 +266,7 @@ func (m *PodMutator) countClaim(ctx context.Context, need map[string]int64, pvc 
 			size = d.DefaultSize
 		}
 	}
-	return m.addNeed(need, sc.Parameters[d.Param(csi.ParamDeviceClass)], size, volume)
+	return m.addNeed(byClass(need, sc.Parameters[d.Param(csi.ParamOptionsClass)]), sc.Parameters[d.Param(csi.ParamDeviceClass)], size, volume)
 }
 
 // storageClass returns the named StorageClass, the default one for a nil
@@ -305,10 +317,12 @@ func (m *PodMutator) defaultStorageClass(ctx context.Context) (*storagev1.Storag
 }
 
 // patch writes the capacity requests into the pod's JSON: the driver's
-// capacity annotations (replacing any the driver's prefix already has) and
-// the extended resource, request and limit 1, in the first container. It
-// edits the JSON as read, so that only these fields differ.
-func (m *PodMutator) patch(raw []byte, need map[string]int64) ([]byte, error) {
+// capacity annotations (replacing any capacity annotation of the driver
+// the pod has) and the extended resource, request and limit 1, in the
+// first container. It edits the JSON as read, so that only these fields
+// differ. An options class whose name makes no annotation key gets none:
+// CreateVolume refuses its volumes (InvalidArgument, on the claim's events).
+func (m *PodMutator) patch(raw []byte, need map[string]map[string]int64) ([]byte, error) {
 	var pod map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // numbers come back as they were written
@@ -319,12 +333,16 @@ func (m *PodMutator) patch(raw []byte, need map[string]int64) ([]byte, error) {
 	meta := child(pod, "metadata")
 	annotations := child(meta, "annotations")
 	for k := range annotations {
-		if strings.HasPrefix(k, d.CapacityAnnotationPrefix()) {
+		if _, _, ours := d.ParseCapacityKey(k); ours {
 			delete(annotations, k)
 		}
 	}
-	for class, n := range need {
-		annotations[d.CapacityAnnotation(class)] = strconv.FormatInt(n, 10)
+	for options, classes := range need {
+		for class, n := range classes {
+			if key, ok := d.CapacityKey(class, options); ok {
+				annotations[key] = strconv.FormatInt(n, 10)
+			}
+		}
 	}
 	if containers, ok := child(pod, "spec")["containers"].([]any); ok && len(containers) > 0 {
 		if first, ok := containers[0].(map[string]any); ok {

@@ -302,9 +302,9 @@ func TestNeedsAndMutation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := c.want
-			if want == nil {
-				want = map[string]int64{}
+			want := map[string]map[string]int64{}
+			if c.want != nil {
+				want[""] = c.want // no options class in these cases
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("needs (-want +got):\n%s", diff)

@@ -95,7 +95,7 @@ func TestLargeSizesThatFitAreCounted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(c.want, got); diff != "" {
+			if diff := cmp.Diff(map[string]map[string]int64{"": c.want}, got); diff != "" {
 				t.Errorf("needs (-want +got):\n%s", diff)
 			}
 			if resp := m.Handle(context.Background(), request(t, c.pod)); !resp.Allowed {
