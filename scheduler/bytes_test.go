@@ -44,13 +44,13 @@ func TestLedgerSumsDoNotWrap(t *testing.T) {
 				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}}
 	}
 	pvcs.OnAdd(claim("absurd", "1e30"), false)
-	if got := e.ledger.Reserved("n1", classKey{"topolvm.io", ""}, 0); got != 0 {
+	if got := reserved(e, "n1", classKey{Driver: "topolvm.io"}, 0); got != 0 {
 		t.Errorf("a claim no volume can satisfy reserves %d, want 0", got)
 	}
 	for _, uid := range []string{"h1", "h2", "h3", "h4"} {
 		pvcs.OnAdd(claim(uid, "4Ei"), false)
 	}
-	if got := e.ledger.Reserved("n1", classKey{"topolvm.io", ""}, 0); got != math.MaxInt64 {
+	if got := reserved(e, "n1", classKey{Driver: "topolvm.io"}, 0); got != math.MaxInt64 {
 		t.Errorf("four 4 EiB claims reserve %d, want the saturated %d", got, int64(math.MaxInt64))
 	}
 }

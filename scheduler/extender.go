@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -63,14 +64,78 @@ func (e *Extender) figures(r *request) []placement {
 	return out
 }
 
-// left returns the bytes of class n on node p not yet promised, before
-// the pod itself.
-func (e *Extender) left(p placement, k classKey) (int64, bool) {
+// load is what is placed on a node, by key: what the ledger holds there
+// (pending), what pods whose placement is not visible yet may hold there
+// (extra), and the pod itself.
+type load struct {
+	pending, extra map[classKey]int64
+	pod            []need
+}
+
+// of returns the load's bytes of key k.
+func (l load) of(k classKey) int64 {
+	n := addBytes(l.pending[k], l.extra[k])
+	for _, p := range l.pod {
+		if p.classKey == k {
+			n = addBytes(n, p.Bytes)
+		}
+	}
+	return n
+}
+
+// left returns the bytes of key k left on node p once all of l is placed
+// there: k's figure minus l's bytes of k, minus the footprint of l's bytes
+// of the other keys of k's class, whose volumes take the same volume group
+// (a raid1 volume takes room from the class's plain volumes, and they
+// from it). ok is false when the node has no figure for k.
+func (p placement) left(k classKey, l load) (left int64, ok bool) {
 	free, ok := p.figs.free[k]
 	if !ok {
 		return 0, false
 	}
-	return subBytes(free, e.ledger.Reserved(p.name, k, p.figs.revision[k.Driver])), true
+	left = subBytes(free, l.of(k))
+	other := func(o classKey, n int64) {
+		if o != k && o.sameClass(k) && n > 0 {
+			left = subBytes(left, p.footprint(o, n))
+		}
+	}
+	for o, n := range l.pending {
+		other(o, n)
+	}
+	for o, n := range l.extra {
+		other(o, n)
+	}
+	for _, n := range l.pod {
+		other(n.classKey, n.Bytes)
+	}
+	return left, true
+}
+
+// footprint estimates what n bytes of volumes of key o take from the
+// figures of the other keys of its class: a plain volume its size; a
+// volume made with an options class its size times the node's plain
+// figure over the options class's figure, at least its layout's real
+// footprint (lvmd's figure for an options class is at most the plain one
+// over the layout's footprint per byte; less when the PVs bound it, and
+// then this counts more than the volume takes, until the node publishes
+// figures with it). That is safe against the class's plain figure and,
+// for mirrors, against the figures of other options classes; a plain
+// volume can lower a striped or parity layout's figure by more than its
+// size (it may fill one PV), which lvmd's own figures show once published.
+func (p placement) footprint(o classKey, n int64) int64 {
+	if o.Options == "" {
+		return n
+	}
+	plain := p.figs.free[classKey{Driver: o.Driver, Class: o.Class}]
+	fig := p.figs.free[o]
+	if fig <= 0 {
+		return math.MaxInt64 // no room left in that layout: count the class as taken
+	}
+	est := math.Ceil(float64(n) * float64(plain) / float64(fig))
+	if est >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return max(n, int64(est))
 }
 
 // verdict is the filter's outcome for one candidate.
@@ -79,15 +144,17 @@ type verdict struct {
 	reason string
 }
 
-// judge decides one node; extra is what in-flight pods may hold there.
-func (e *Extender) judge(p placement, needs []need, extra map[classKey]int64) verdict {
+// judge decides one node for the pod's needs with the load l (the pod
+// included).
+func judge(p placement, needs []need, l load) verdict {
 	for _, n := range needs {
-		left, ok := e.left(p, n.classKey)
+		left, ok := p.left(n.classKey, l)
 		if !ok {
 			return verdict{reason: fmt.Sprintf("node has no %s", n.classKey)}
 		}
-		if left = subBytes(left, extra[n.classKey]); left < n.Bytes {
-			return verdict{reason: fmt.Sprintf("not enough %s: pod needs %d bytes, %d free", n.classKey, n.Bytes, max(left, 0))}
+		if left < 0 {
+			free := addBytes(left, n.Bytes)
+			return verdict{reason: fmt.Sprintf("not enough %s: pod needs %d bytes, %d free", n.classKey, n.Bytes, max(free, 0))}
 		}
 	}
 	return verdict{pass: true}
@@ -116,7 +183,8 @@ func (e *Extender) Filter(ctx context.Context, r *request) ([]verdict, error) {
 		others := e.flights.unresolved(e.ledger, e.now())
 		certain := true
 		for i, p := range cands {
-			out[i] = e.judge(p, needs, nil)
+			l := load{pending: e.ledger.ReservedOn(p.name, p.figs.revision), pod: needs}
+			out[i] = judge(p, needs, l)
 			if !out[i].pass || len(others) == 0 {
 				continue
 			}
@@ -133,7 +201,8 @@ func (e *Extender) Filter(ctx context.Context, r *request) ([]verdict, error) {
 			if len(extra) == 0 {
 				continue
 			}
-			if pess := e.judge(p, needs, extra); !pess.pass {
+			l.extra = extra
+			if pess := judge(p, needs, l); !pess.pass {
 				if e.now().Before(deadline) {
 					certain = false
 					break
@@ -200,9 +269,10 @@ func (e *Extender) Prioritize(_ context.Context, r *request) (extenderv1.HostPri
 		if len(needs) == 0 {
 			continue
 		}
+		l := load{pending: e.ledger.ReservedOn(p.name, p.figs.revision), extra: guessed[p.name], pod: needs}
 		out[i].Score = e.scorer.node(needs, func(n need) int64 {
-			left, _ := e.left(p, n.classKey)
-			return subBytes(subBytes(left, guessed[p.name][n.classKey]), n.Bytes)
+			left, _ := p.left(n.classKey, l)
+			return left
 		})
 		if out[i].Score > bestScore {
 			best, bestScore = p.name, out[i].Score

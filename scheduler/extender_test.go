@@ -115,10 +115,16 @@ func lv(name, node, class string, size int64, volumeID string, revision int64) *
 		Status: v1.LogicalVolumeStatus{VolumeID: volumeID, CapacityRevision: revision}}
 }
 
+// reserved is what the ledger holds of key k on node beyond the figures
+// of revision.
+func reserved(e *Extender, node string, k classKey, revision int64) int64 {
+	return e.ledger.ReservedOn(node, map[string]int64{k.Driver: revision})[k]
+}
+
 func TestLedgerReserves(t *testing.T) {
 	e := testExtender(t, nil)
 	lvs, pvcs, classes := e.ledger.Handlers()
-	k := classKey{"topolvm.io", ""}
+	k := classKey{Driver: "topolvm.io"}
 	uid := "0b2f8a6e-9a51-4a43-8d3a-0d1f1c6a2a01"
 	sc := "topolvm"
 	classes.OnAdd(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc}, Provisioner: "topolvm.io"}, false)
@@ -129,7 +135,7 @@ func TestLedgerReserves(t *testing.T) {
 	pvcs.OnAdd(claim, false)
 	check := func(what string, revision, want int64) {
 		t.Helper()
-		if got := e.ledger.Reserved("n1", k, revision); got != want {
+		if got := reserved(e, "n1", k, revision); got != want {
 			t.Errorf("%s: reserved %d, want %d", what, got, want)
 		}
 	}
@@ -252,16 +258,16 @@ func TestScore(t *testing.T) {
 		left   map[classKey]int64
 		want   int64
 	}{
-		{"spread 1 GiB left", nil, map[classKey]int64{{"topolvm.io", ""}: gi}, 0},
-		{"spread 8 GiB left", nil, map[classKey]int64{{"topolvm.io", ""}: 8 * gi}, 3},
-		{"spread huge", nil, map[classKey]int64{{"topolvm.io", ""}: 1 << 60}, 10},
-		{"spread nothing left", nil, map[classKey]int64{{"topolvm.io", ""}: -5}, 0},
-		{"binpack 8 GiB left", func(c *Config) { c.Scoring = ScoringBinpack }, map[classKey]int64{{"topolvm.io", ""}: 8 * gi}, 7},
-		{"divisor", func(c *Config) { q := resource.MustParse("4Gi"); c.Divisor = &q }, map[classKey]int64{{"topolvm.io", ""}: 8 * gi}, 1},
-		{"scarcest class", nil, map[classKey]int64{{"topolvm.io", ""}: 64 * gi, {"topolvm.io", "ssd"}: 2 * gi}, 1},
+		{"spread 1 GiB left", nil, map[classKey]int64{{Driver: "topolvm.io"}: gi}, 0},
+		{"spread 8 GiB left", nil, map[classKey]int64{{Driver: "topolvm.io"}: 8 * gi}, 3},
+		{"spread huge", nil, map[classKey]int64{{Driver: "topolvm.io"}: 1 << 60}, 10},
+		{"spread nothing left", nil, map[classKey]int64{{Driver: "topolvm.io"}: -5}, 0},
+		{"binpack 8 GiB left", func(c *Config) { c.Scoring = ScoringBinpack }, map[classKey]int64{{Driver: "topolvm.io"}: 8 * gi}, 7},
+		{"divisor", func(c *Config) { q := resource.MustParse("4Gi"); c.Divisor = &q }, map[classKey]int64{{Driver: "topolvm.io"}: 8 * gi}, 1},
+		{"scarcest class", nil, map[classKey]int64{{Driver: "topolvm.io"}: 64 * gi, {Driver: "topolvm.io", Class: "ssd"}: 2 * gi}, 1},
 		{"class weight", func(c *Config) {
 			c.Classes = []ClassScoring{{Driver: "topolvm.io", Name: "ssd", Weight: &two}}
-		}, map[classKey]int64{{"topolvm.io", ""}: 64 * gi, {"topolvm.io", "ssd"}: 2 * gi}, 2},
+		}, map[classKey]int64{{Driver: "topolvm.io"}: 64 * gi, {Driver: "topolvm.io", Class: "ssd"}: 2 * gi}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := testExtender(t, tc.mutate)
@@ -343,23 +349,23 @@ func TestFilterForgetsPodsWhoseClaimIsGone(t *testing.T) {
 func TestLedgerFailedGrowthHoldsNothing(t *testing.T) {
 	e := testExtender(t, nil)
 	lvs, _, _ := e.ledger.Handlers()
-	k := classKey{"topolvm.io", ""}
+	k := classKey{Driver: "topolvm.io"}
 	vol := lv("pvc-0b2f8a6e-9a51-4a43-8d3a-0d1f1c6a2a02", "n1", "", gi, "vol", 3)
 	vol.Status.CurrentSize = resource.NewQuantity(gi, resource.BinarySI)
 	lvs.OnAdd(vol, false)
 	growing := vol.DeepCopy()
 	growing.Spec.Size = *resource.NewQuantity(100*gi, resource.BinarySI)
 	lvs.OnUpdate(vol, growing)
-	if got := e.ledger.Reserved("n1", k, 3); got != 99*gi {
+	if got := reserved(e, "n1", k, 3); got != 99*gi {
 		t.Errorf("growth in flight: reserved %d, want %d", got, 99*gi)
 	}
 	refused := growing.DeepCopy()
 	refused.Status.Code, refused.Status.Message = "ResourceExhausted", "no room"
 	lvs.OnUpdate(growing, refused)
-	if got := e.ledger.Reserved("n1", k, 3); got != 0 {
+	if got := reserved(e, "n1", k, 3); got != 0 {
 		t.Errorf("refused growth, node caught up with the volume: reserved %d, want 0", got)
 	}
-	if got := e.ledger.Reserved("n1", k, 2); got != gi {
+	if got := reserved(e, "n1", k, 2); got != gi {
 		t.Errorf("refused growth, node behind the volume's creation: reserved %d, want the volume's %d", got, gi)
 	}
 }

@@ -54,7 +54,7 @@ type pvcEntry struct {
 }
 
 type storageClassEntry struct {
-	driver, class string
+	driver, class, options string
 }
 
 // selectedNodeAnnotation is where kube-scheduler writes the node it chose
@@ -79,31 +79,35 @@ func NewLedger(drivers []csi.Driver) *Ledger {
 	return l
 }
 
-// Reserved returns the bytes of class k promised on node beyond figures
-// published at revision (0: the node publishes no revision, and created
-// volumes are taken as counted).
-func (l *Ledger) Reserved(node string, k classKey, revision int64) int64 {
+// ReservedOn returns the bytes promised on node by key (class and options
+// class) beyond the figures published at each driver's revision (0: the
+// node publishes no revision, and created volumes are taken as counted);
+// nil when nothing is.
+func (l *Ledger) ReservedOn(node string, revisions map[string]int64) map[classKey]int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var sum int64
+	var out map[classKey]int64
+	add := func(k classKey, n int64) {
+		if out == nil {
+			out = map[classKey]int64{}
+		}
+		out[k] = addBytes(out[k], n)
+	}
 	for name := range l.lvNode[node] {
 		e := l.lvs[name]
-		if e.key != k {
-			continue
-		}
-		if !e.created || revision > 0 && e.revision > revision {
-			sum = addBytes(sum, e.bytes)
+		if revision := revisions[e.key.Driver]; !e.created || revision > 0 && e.revision > revision {
+			add(e.key, e.bytes)
 		}
 	}
 	for key := range l.pvcNode[node] {
 		p := l.pvcs[key]
 		sc, ok := l.classes[p.storageClass]
-		if !ok || (classKey{sc.driver, sc.class}) != k || l.lvUID[p.uid] > 0 {
+		if !ok || l.lvUID[p.uid] > 0 {
 			continue
 		}
-		sum = addBytes(sum, p.bytes)
+		add(classKey{sc.driver, sc.class, sc.options}, p.bytes)
 	}
-	return sum
+	return out
 }
 
 // claimPlaced says whether kube-scheduler's choice for a claim is visible:
@@ -223,7 +227,7 @@ func (l *Ledger) lvEntryOf(lv *v1.LogicalVolume) *lvEntry {
 	if _, ok := l.drivers[lv.Spec.DriverName]; !ok || !lv.DeletionTimestamp.IsZero() {
 		return nil
 	}
-	e := &lvEntry{node: lv.Spec.NodeName, key: classKey{lv.Spec.DriverName, lv.Spec.DeviceClass}, bytes: lv.Spec.Size.Value()}
+	e := &lvEntry{node: lv.Spec.NodeName, key: classKey{lv.Spec.DriverName, lv.Spec.DeviceClass, lv.Spec.OptionsClass}, bytes: lv.Spec.Size.Value()}
 	if n := len(lv.Spec.Name); n >= uidLen {
 		e.uid = lv.Spec.Name[n-uidLen:]
 	}
@@ -266,7 +270,7 @@ func (l *Ledger) storageClassEntryOf(sc *storagev1.StorageClass) *storageClassEn
 	if !ok {
 		return nil
 	}
-	return &storageClassEntry{driver: d.Name, class: sc.Parameters[d.Param(csi.ParamDeviceClass)]}
+	return &storageClassEntry{driver: d.Name, class: sc.Parameters[d.Param(csi.ParamDeviceClass)], options: sc.Parameters[d.Param(csi.ParamOptionsClass)]}
 }
 
 // Handlers returns the informer event handlers that keep the ledger.

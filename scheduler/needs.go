@@ -10,16 +10,26 @@ import (
 	"github.com/toposuite/toposuite/csi"
 )
 
-// classKey names one device class of one driver; Class "" is the node's
-// default class.
-type classKey struct{ Driver, Class string }
+// classKey names one device class of one driver, for volumes made with
+// one lvcreate options class: Class "" is the node's default class,
+// Options "" volumes made without an options class. Each has a figure of
+// its own on the node (a raid1 volume takes twice its size, on two PVs).
+type classKey struct{ Driver, Class, Options string }
 
 func (k classKey) String() string {
+	s := k.Driver + " class " + k.Class
 	if k.Class == "" {
-		return k.Driver + " default class"
+		s = k.Driver + " default class"
 	}
-	return k.Driver + " class " + k.Class
+	if k.Options != "" {
+		s += " with options class " + k.Options
+	}
+	return s
 }
+
+// sameClass says whether o is a key of k's device class: volumes of both
+// take the same volume group.
+func (k classKey) sameClass(o classKey) bool { return k.Driver == o.Driver && k.Class == o.Class }
 
 // need is the bytes a pod still needs of one class.
 type need struct {
@@ -27,11 +37,12 @@ type need struct {
 	Bytes int64
 }
 
-// classBytes reads driver d's capacity annotations (class -> bytes);
-// bad names the first malformed one, whose class is left out.
-func classBytes(annotations map[string]string, d csi.Driver) (out map[string]int64, bad error) {
+// classBytes reads driver d's capacity annotations (key -> bytes), of
+// classes and of classes with options classes (csi.Driver.CapacityKey);
+// bad names the first malformed one, which is left out.
+func classBytes(annotations map[string]string, d csi.Driver) (out map[classKey]int64, bad error) {
 	for k, v := range annotations {
-		class, ok := d.CapacityClass(k)
+		class, options, ok := d.ParseCapacityKey(k)
 		if !ok {
 			continue
 		}
@@ -41,9 +52,9 @@ func classBytes(annotations map[string]string, d csi.Driver) (out map[string]int
 			continue
 		}
 		if out == nil {
-			out = map[string]int64{}
+			out = map[classKey]int64{}
 		}
-		out[class] = n
+		out[classKey{d.Name, class, options}] = n
 	}
 	return out, bad
 }
@@ -58,17 +69,21 @@ func podNeeds(pod *corev1.Pod, drivers []csi.Driver) ([]need, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pod %w", err)
 		}
-		for class, n := range classes {
+		for k, n := range classes {
 			if n > 0 {
-				out = append(out, need{classKey{d.Name, class}, n})
+				out = append(out, need{k, n})
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Driver != out[j].Driver {
-			return out[i].Driver < out[j].Driver
+		a, b := out[i].classKey, out[j].classKey
+		if a.Driver != b.Driver {
+			return a.Driver < b.Driver
 		}
-		return out[i].Class < out[j].Class
+		if a.Class != b.Class {
+			return a.Class < b.Class
+		}
+		return a.Options < b.Options
 	})
 	return out, nil
 }
@@ -86,6 +101,7 @@ type nodeFigures struct {
 type annotationKeys struct {
 	drivers   []csi.Driver
 	prefixes  []string // capacity.<driver>/
+	options   []string // options-capacity.<driver>/
 	revisions []string // <driver>/capacity-revision
 }
 
@@ -93,6 +109,7 @@ func newAnnotationKeys(drivers []csi.Driver) *annotationKeys {
 	k := &annotationKeys{drivers: drivers}
 	for _, d := range drivers {
 		k.prefixes = append(k.prefixes, d.CapacityAnnotationPrefix())
+		k.options = append(k.options, d.OptionsCapacityAnnotationPrefix())
 		k.revisions = append(k.revisions, d.CapacityRevisionAnnotation())
 	}
 	return k
@@ -101,7 +118,7 @@ func newAnnotationKeys(drivers []csi.Driver) *annotationKeys {
 // keep selects the node annotations figures needs.
 func (k *annotationKeys) keep(key string) bool {
 	for i := range k.prefixes {
-		if strings.HasPrefix(key, k.prefixes[i]) || key == k.revisions[i] {
+		if strings.HasPrefix(key, k.prefixes[i]) || strings.HasPrefix(key, k.options[i]) || key == k.revisions[i] {
 			return true
 		}
 	}
@@ -120,10 +137,10 @@ func (k *annotationKeys) figures(annotations map[string]string) nodeFigures {
 				}
 				break
 			}
-			if strings.HasPrefix(key, k.prefixes[i]) {
-				class, _ := d.CapacityClass(key)
-				if n, err := csi.ParseCapacity(v); err == nil {
-					f.free[classKey{d.Name, class}] = n
+			if strings.HasPrefix(key, k.prefixes[i]) || strings.HasPrefix(key, k.options[i]) {
+				class, options, ok := d.ParseCapacityKey(key)
+				if n, err := csi.ParseCapacity(v); ok && err == nil {
+					f.free[classKey{d.Name, class, options}] = n
 				}
 				break
 			}

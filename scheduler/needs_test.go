@@ -19,7 +19,7 @@ func TestPodNeedsRefusesWhatDoesNotFit(t *testing.T) {
 	}
 	pod := capPod("u", map[string]string{"capacity.topolvm.io/00default": "9223372036854775807", "capacity.topolvm.io/ssd": "0"})
 	got, err := podNeeds(pod, drivers)
-	if want := (need{classKey{"topolvm.io", ""}, 1<<63 - 1}); err != nil || len(got) != 1 || got[0] != want {
+	if want := (need{classKey{Driver: "topolvm.io"}, 1<<63 - 1}); err != nil || len(got) != 1 || got[0] != want {
 		t.Errorf("largest int64: %v, %v; want %v", got, err, want)
 	}
 }

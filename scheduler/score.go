@@ -19,7 +19,7 @@ func newScorer(c *Config) *scorer {
 	s := &scorer{binpack: c.Scoring == ScoringBinpack, divisor: float64(c.Divisor.Value()),
 		divisors: map[classKey]float64{}, weights: map[classKey]float64{}}
 	for _, cl := range c.Classes {
-		k := classKey{cl.Driver, cl.Name}
+		k := classKey{Driver: cl.Driver, Class: cl.Name}
 		if cl.Divisor != nil {
 			s.divisors[k] = float64(cl.Divisor.Value())
 		}
@@ -34,8 +34,10 @@ const maxScore = float64(extenderv1.MaxExtenderPriority)
 
 // class scores one class: spread gives log2(left / divisor) (one point per
 // doubling of the space left, so 1 GiB and 1 TiB nodes both get sensible
-// scores), binpack the opposite; then the class weight applies.
+// scores), binpack the opposite; then the class weight applies. A class's
+// divisor and weight apply to its volumes of every options class.
 func (s *scorer) class(k classKey, left int64) float64 {
+	k.Options = ""
 	div := s.divisor
 	if d, ok := s.divisors[k]; ok {
 		div = d
