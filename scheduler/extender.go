@@ -114,14 +114,15 @@ func (p placement) left(k classKey, l load) (left int64, ok bool) {
 // footprint estimates what n bytes of volumes of key o take from the
 // figures of the other keys of its class: a plain volume its size; a
 // volume made with an options class its size times the node's plain
-// figure over the options class's figure, at least its layout's real
-// footprint (lvmd's figure for an options class is at most the plain one
-// over the layout's footprint per byte; less when the PVs bound it, and
-// then this counts more than the volume takes, until the node publishes
-// figures with it). That is safe against the class's plain figure and,
-// for mirrors, against the figures of other options classes; a plain
-// volume can lower a striped or parity layout's figure by more than its
-// size (it may fill one PV), which lvmd's own figures show once published.
+// figure over the options class's figure. For a class that is not striped
+// that is at least the layout's real footprint, as lvmd's figure for an
+// options class is at most the class's free space over the layout's
+// footprint per byte (less when the PVs bound it: then this counts more
+// than the volume takes, until the node publishes figures with it). So the
+// plain figure, and the figures of mirrors, never show room such volumes
+// take; a plain volume can lower a striped or parity layout's figure by
+// more than its size (it may fill the PV that bounds it), which shows when
+// the node publishes its figures.
 func (p placement) footprint(o classKey, n int64) int64 {
 	if o.Options == "" {
 		return n
