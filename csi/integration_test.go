@@ -98,6 +98,16 @@ func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Option
 	return p
 }
 
+// with is first followed by more, as one option setter.
+func with(first func(*nodeplugin.Options), more []func(*nodeplugin.Options)) func(*nodeplugin.Options) {
+	return func(o *nodeplugin.Options) {
+		first(o)
+		for _, f := range more {
+			f(o)
+		}
+	}
+}
+
 func dial(t testing.TB, sock string) *grpc.ClientConn {
 	t.Helper()
 	testutil.Eventually(t, "socket "+sock, func() bool { _, err := os.Stat(sock); return err == nil })
@@ -149,15 +159,15 @@ func statfsSize(t testing.TB, path string) int64 {
 
 // lvmRig starts the LVM driver over a fresh loop-backed VG (development
 // loop activation) and returns the plugins, the LVM environment and the VG.
-func lvmRig(t testing.TB) (*plugins, *testutil.LVMEnv, string) {
+func lvmRig(t testing.TB, opts ...func(*nodeplugin.Options)) (*plugins, *testutil.LVMEnv, string) {
 	t.Helper()
-	p, env, vg, _ := lvmRigWith(t, false, lvmconfig.ActivationDevelopmentLoop)
+	p, env, vg, _ := lvmRigWith(t, false, lvmconfig.ActivationDevelopmentLoop, opts...)
 	return p, env, vg
 }
 
 // lvmRigWith can run lvmd standalone on a socket (remote) instead of
 // embedded; it then also returns lvmd's start function, for restarts.
-func lvmRigWith(t testing.TB, remote bool, activation string) (*plugins, *testutil.LVMEnv, string, func() func()) {
+func lvmRigWith(t testing.TB, remote bool, activation string, opts ...func(*nodeplugin.Options)) (*plugins, *testutil.LVMEnv, string, func() func()) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTools(t, "lvm", "mkfs.xfs", "xfs_growfs")
@@ -184,7 +194,7 @@ func lvmRigWith(t testing.TB, remote bool, activation string) (*plugins, *testut
 		return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
 	}
 	if !remote {
-		return startPlugins(t, d, func(o *nodeplugin.Options) { o.Embedded = start }, pub), env, vg, nil
+		return startPlugins(t, d, with(func(o *nodeplugin.Options) { o.Embedded = start }, opts), pub), env, vg, nil
 	}
 	sock := filepath.Join(dir, "lvmd.sock")
 	serve := func() func() {
@@ -197,7 +207,7 @@ func lvmRigWith(t testing.TB, remote bool, activation string) (*plugins, *testut
 			stop()
 		}
 	})
-	p := startPlugins(t, d, func(o *nodeplugin.Options) { o.DaemonSocket = sock }, pub)
+	p := startPlugins(t, d, with(func(o *nodeplugin.Options) { o.DaemonSocket = sock }, opts), pub)
 	return p, env, vg, func() func() { stop(); stop = nil; return func() { stop = serve() } }
 }
 
@@ -327,7 +337,7 @@ func TestIntegrationLVMVolumeLifecycle(t *testing.T) {
 
 // btrfsRig starts the btrfs driver over a fresh pool and returns the
 // plugins and the pool directory.
-func btrfsRig(t testing.TB) (*plugins, string) {
+func btrfsRig(t testing.TB, opts ...func(*nodeplugin.Options)) (*plugins, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	mnt := testutil.Btrfs(t, 1<<30, true)
@@ -338,11 +348,11 @@ func btrfsRig(t testing.TB) (*plugins, string) {
 	cfg := &btrfsconfig.Config{Pools: []btrfsconfig.Pool{{Name: "fast", Path: pool, Default: true}}}
 	cfg.Default()
 	d := topocsi.BtrfsDriver("topols.io")
-	p := startPlugins(t, d, func(o *nodeplugin.Options) {
+	p := startPlugins(t, d, with(func(o *nodeplugin.Options) {
 		o.Embedded = func(ctx context.Context) (*daemon.Instance, error) {
 			return btrfsd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("btrfsd"))
 		}
-	}, topocsi.NewDirPublisher(mount.New("")))
+	}, opts), topocsi.NewDirPublisher(mount.New("")))
 	return p, pool
 }
 

@@ -3,8 +3,11 @@ package nodeplugin
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/toposuite/toposuite/internal/controller"
 
 	"github.com/toposuite/toposuite/internal/cli"
 )
@@ -20,7 +23,10 @@ type Flags struct {
 	RegistrationPath string
 	MetricsAddress   string
 	HealthAddress    string
-	Kube             cli.KubeFlags
+	// Orphans: see Options.Orphans.
+	Orphans     string
+	OrphanGrace time.Duration
+	Kube        cli.KubeFlags
 }
 
 // Register adds the flags with the driver's defaults.
@@ -32,6 +38,8 @@ func (f *Flags) Register(fs *pflag.FlagSet, driver string) {
 	fs.StringVar(&f.RegistrationPath, "kubelet-registration-path", "", "register with the kubelet (no node-driver-registrar sidecar), advertising this path of the CSI socket as the kubelet sees it, e.g. the --csi-socket value")
 	fs.StringVar(&f.MetricsAddress, "metrics-address", ":8080", "address of /metrics (0 disables)")
 	fs.StringVar(&f.HealthAddress, "health-address", ":8081", "address of /healthz and /readyz (0 disables)")
+	fs.StringVar(&f.Orphans, "orphan-volumes", controller.OrphansReport, "what to do with a volume on this node that no LogicalVolume names, once --orphan-grace has passed: report (a metric and an Event on the Node), remove, or off")
+	fs.DurationVar(&f.OrphanGrace, "orphan-grace", 10*time.Minute, "how long a volume must stay without a LogicalVolume before it counts as an orphan")
 	f.Kube.Register(fs)
 }
 
@@ -39,6 +47,14 @@ func (f *Flags) Register(fs *pflag.FlagSet, driver string) {
 func (f *Flags) Check() error {
 	if f.NodeName == "" {
 		return fmt.Errorf("--node-name (or $NODE_NAME) is required")
+	}
+	switch f.Orphans {
+	case controller.OrphansReport, controller.OrphansRemove, "off":
+	default:
+		return fmt.Errorf("--orphan-volumes must be report, remove or off, not %q", f.Orphans)
+	}
+	if f.OrphanGrace < time.Minute && f.Orphans != "off" {
+		return fmt.Errorf("--orphan-grace must be at least 1m (a volume being made or deleted right now must never count as an orphan), not %s", f.OrphanGrace)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,8 +57,15 @@ type Options struct {
 	MetricNames daemon.MetricNames
 	// MetricsAddress and HealthAddress serve /metrics and /healthz,/readyz ("0" disables).
 	MetricsAddress, HealthAddress string
-	RestConfig                    *rest.Config
-	Log                           logr.Logger
+	// Orphans says what to do with a volume of the daemon that no
+	// LogicalVolume names once OrphanGrace has passed:
+	// controller.OrphansReport, controller.OrphansRemove, or "" or "off"
+	// for nothing. OrphanInterval is the time between two scans (default
+	// OrphanGrace/2).
+	Orphans                     string
+	OrphanGrace, OrphanInterval time.Duration
+	RestConfig                  *rest.Config
+	Log                         logr.Logger
 }
 
 // Run runs the node plugin until ctx ends.
@@ -113,11 +121,21 @@ func Run(ctx context.Context, o Options) error {
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := metrics.Registry.Register(daemon.NewCapacityCollector(pub.Latest, o.NodeName, o.MetricNames)); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) { // a second plugin in one process (tests) keeps the first's
+	if o.Orphans == controller.OrphansReport || o.Orphans == controller.OrphansRemove {
+		orphans := &controller.OrphanCollector{
+			Client: mgr.GetCache(), Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName,
+			Grace: o.OrphanGrace, Interval: o.OrphanInterval, Action: o.Orphans,
+			Events: mgr.GetEventRecorder(o.Driver.Name + "-node"), Log: o.Log.WithName("orphans"),
+		}
+		if err := registerOnce(orphans.Collector()); err != nil {
 			return err
 		}
+		if err := mgr.Add(orphans); err != nil {
+			return err
+		}
+	}
+	if err := registerOnce(daemon.NewCapacityCollector(pub.Latest, o.NodeName, o.MetricNames)); err != nil {
+		return err
 	}
 	ready := func() error {
 		_, err := daemonClient.GetCapacity(ctx, &api.GetCapacityRequest{})
@@ -168,4 +186,16 @@ func connect(ctx context.Context, o Options) (grpc.ClientConnInterface, func(), 
 		return nil, nil, err
 	}
 	return conn, closeFn, nil
+}
+
+// registerOnce registers a collector with the manager's registry; a second
+// plugin in one process (tests restart plugins) keeps the first one's.
+func registerOnce(c prometheus.Collector) error {
+	if err := metrics.Registry.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if !errors.As(err, &already) {
+			return err
+		}
+	}
+	return nil
 }
