@@ -45,6 +45,8 @@ var stderrPatterns = []struct {
 	{regexp.MustCompile(`(?m)Insufficient suitable contiguous allocatable extents`), storage.ErrPrecondition, ErrNoContiguousRoom},
 	{regexp.MustCompile(`(?m)already exists in volume group`), storage.ErrExists, nil},
 	{regexp.MustCompile(`(?mi)insufficient (free )?(space|extents)`), storage.ErrNoSpace, nil},
+	// Free space exists, but not on enough distinct PVs (stripes, RAID images).
+	{regexp.MustCompile(`(?m)Insufficient suitable allocatable extents|must not exceed number of physical volumes`), storage.ErrNoSpace, nil},
 	{regexp.MustCompile(`(?m)Failed to find logical volume|Volume group "[^"]*" not found`), storage.ErrNotFound, nil},
 	{regexp.MustCompile(`(?m)not larger than existing size|must be smaller than existing size`), storage.ErrPrecondition, nil},
 	{regexp.MustCompile(`(?m)without using device-mapper kernel driver|Required device-mapper target\(s\) not detected`), storage.ErrPrecondition, nil},

@@ -35,6 +35,9 @@ func TestClassifyLVMErrors(t *testing.T) {
 		`  striped: Required device-mapper target(s) not detected in your kernel.`:       storage.ErrPrecondition,
 		// lvextend --alloc contiguous with the next extents taken (lvm2 2.03.16).
 		`  Insufficient suitable contiguous allocatable extents for logical volume a: 4 more required`: storage.ErrPrecondition,
+		// lvcreate -i 2 with one PV's room left, and -i 3 on two PVs (lvm2 2.03.16).
+		`  Insufficient suitable allocatable extents for logical volume s: 6 more required`: storage.ErrNoSpace,
+		`  Number of stripes (3) must not exceed number of physical volumes (2)`:            storage.ErrNoSpace,
 	}
 	for stderr, kind := range cases {
 		err := classify(exitErr(5, "  WARNING: Activation disabled. No device-mapper interaction will be attempted.\n"+stderr+"\n"))
