@@ -42,6 +42,7 @@ INTEGRATION_PKGS = $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_tes
 include e2e/tools/tools.mk
 include e2e/images/images.mk
 include e2e/cluster/cluster.mk
+include e2e/vm/vm.mk
 INTEGRATION_TIMEOUT ?= 30m
 
 ##@ Main
@@ -56,7 +57,7 @@ build: ## Build every binary into bin/.
 	@for b in $(BINARIES); do echo ">> build $$b"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 .PHONY: test
-test: deps check-binaries test-unit test-integration test-images test-e2e test-e2e-operator ## Run the whole suite: unit, real-storage and API-server integration tests, image builds, end-to-end tests on a local cluster.
+test: deps check-binaries test-unit test-integration test-vm test-images test-e2e test-e2e-operator ## Run the whole suite: unit, real-storage and API-server integration tests, image builds, end-to-end tests on a local cluster.
 	@echo ">> all tests passed"
 
 .PHONY: check-binaries
