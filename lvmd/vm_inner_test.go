@@ -36,6 +36,7 @@ func TestVMThickVolumeLifecycle(t *testing.T) {
 		t.Fatalf("created %+v, want path %s and 60 MiB", v, dev)
 	}
 	wantBlockDevice(t, dev, 60*vmMiB)
+	r.wantListed("", "thick", dev)
 	r.bookkeepingMatchesLVM()
 
 	testutil.MkfsExt4(t, dev)
@@ -250,6 +251,17 @@ func TestVMRAID1AndStripes(t *testing.T) {
 	if got := r.lvsField(r.vg+"/mirror", "segtype,stripes"); got != "raid1 2" {
 		t.Errorf("raid1 volume's layout = %q, want raid1 with 2 images", got)
 	}
+	// devices reads like /dev/vda(9): the PV and the first extent; -a
+	// shows the hidden image LVs.
+	img0 := strings.TrimSpace(r.env.LVM(t, "lvs", "-a", "--noheadings", "-o", "devices", r.vg+"/mirror_rimage_0"))
+	img1 := strings.TrimSpace(r.env.LVM(t, "lvs", "-a", "--noheadings", "-o", "devices", r.vg+"/mirror_rimage_1"))
+	pv0, _, _ := strings.Cut(img0, "(")
+	pv1, _, _ := strings.Cut(img1, "(")
+	if pv0 == "" || pv0 == pv1 {
+		t.Errorf("raid1 images on %q and %q, want two PVs", img0, img1)
+	}
+	r.wantListed("", "mirror", mirror.Path)
+	r.wantListed("striped", "st", st.Path)
 	if avail < 64*vmMiB {
 		t.Errorf("raid1 room before the create = %d, want at least 64 MiB", avail)
 	}

@@ -117,6 +117,33 @@ func (r *vmRig) remove(class, name string) {
 	}
 }
 
+// wantListed checks that GetVolume and ListVolumes show the volume healthy
+// at its device.
+func (r *vmRig) wantListed(class, name, path string) {
+	r.t.Helper()
+	c := testutil.Context(r.t)
+	got, err := r.client.GetVolume(c, &api.GetVolumeRequest{Name: name, DeviceClass: class})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if v := got.Volume; v.Path != path || v.Health != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
+		r.t.Errorf("get %s: path %q, health %v (%s); want %s, healthy", name, v.Path, v.Health, v.HealthMessage, path)
+	}
+	list, err := r.client.ListVolumes(c, &api.ListVolumesRequest{DeviceClass: class})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, v := range list.Volumes {
+		if v.Name == name {
+			if v.Path != path || v.Health != api.VolumeHealth_VOLUME_HEALTH_HEALTHY {
+				r.t.Errorf("list %s: path %q, health %v (%s); want %s, healthy", name, v.Path, v.Health, v.HealthMessage, path)
+			}
+			return
+		}
+	}
+	r.t.Errorf("list of class %q lacks %s", class, name)
+}
+
 // poll has lvmd read LVM now, as its poll does every second in production.
 func (r *vmRig) poll() {
 	r.t.Helper()
