@@ -70,7 +70,14 @@ mkdir "$work/dl"
 chmod 755 "$work"
 chown _apt: "$work/dl" 2>/dev/null || chmod 777 "$work/dl"
 log "downloading $kpkg and thin-provisioning-tools"
-(cd "$work/dl" && apt-get download -q=2 "$kpkg" thin-provisioning-tools)
+download() { (cd "$work/dl" && apt-get download -q=2 "$kpkg" thin-provisioning-tools); }
+if ! download; then
+	# Package lists older than the mirror name files it no longer has.
+	[[ $(id -u) == 0 ]] || die "apt-get download failed: run apt-get update as root"
+	apt-get update -qq
+	kpkg=$(kernel_package) || die "apt-cache knows no linux-image-cloud-amd64"
+	download
+fi
 dpkg-deb -x "$work"/dl/linux-image-*.deb "$work/kernel"
 dpkg-deb -x "$work"/dl/thin-provisioning-tools_*.deb "$work/thin"
 kver=$(basename "$(ls -d "$work"/kernel/lib/modules/*)")
