@@ -35,6 +35,29 @@ type request struct {
 	Full bool
 }
 
+// What one request may list. The extender's memory for a request grows
+// with its nodes and kept annotations (a few hundred bytes each for names,
+// candidates, figures and verdicts), not only with its bytes: 64 MiB of
+// bare node names would otherwise cost gigabytes. kube-scheduler lists at
+// most the cluster's nodes (Kubernetes supports 5,000; with the default
+// percentageOfNodesToScore it sends at most about 780), and the node
+// plugins write one capacity annotation per device class and one revision
+// per driver.
+const (
+	maxRequestNodes       = 20_000
+	maxRequestAnnotations = 100_000
+)
+
+// errTooMany is a request listing more than the extender reads: HTTP 413.
+type errTooMany struct {
+	what  string
+	limit int
+}
+
+func (e errTooMany) Error() string {
+	return fmt.Sprintf("the request lists more than %d %s; the extender reads at most that many per request", e.limit, e.what)
+}
+
 // decodeRequest reads an ExtenderArgs body. Keys are case-sensitive, as
 // kube-scheduler writes them (the Go field names). keep selects the node
 // annotations to retain.
@@ -48,7 +71,7 @@ func decodeRequest(body []byte, keep func(key string) bool) (*request, error) {
 			s.ws()
 			start := s.pos
 			if err := s.skip(0); err != nil {
-				return err
+				return fmt.Errorf("in Pod: %w", err)
 			}
 			podRaw = s.b[start:s.pos]
 		case "Nodes":
@@ -59,7 +82,9 @@ func decodeRequest(body []byte, keep func(key string) bool) (*request, error) {
 				return err
 			}
 			r.Full, r.Nodes = true, []candidate{}
-			return s.nodeList(&r.Nodes, keep)
+			if err := s.nodeList(&r.Nodes, keep); err != nil {
+				return fmt.Errorf("in Nodes: %w", err)
+			}
 		case "NodeNames":
 			if isNull, err := s.null(); err != nil || isNull {
 				if isNull {
@@ -68,11 +93,17 @@ func decodeRequest(body []byte, keep func(key string) bool) (*request, error) {
 				return err
 			}
 			r.Names = []string{}
-			return s.array(func() error {
+			err := s.array(func() error {
+				if len(r.Names) == maxRequestNodes {
+					return errTooMany{"node names", maxRequestNodes}
+				}
 				n, err := s.str()
 				r.Names = append(r.Names, n)
 				return err
 			})
+			if err != nil {
+				return fmt.Errorf("in NodeNames: %w", err)
+			}
 		default:
 			return s.skip(0)
 		}
@@ -109,14 +140,18 @@ func (s *scanner) nodeList(out *[]candidate, keep func(string) bool) error {
 		}
 		*out = (*out)[:0]
 		prevEnd := -1
+		kept := 0
 		return s.array(func() error {
+			if len(*out) == maxRequestNodes {
+				return errTooMany{"nodes", maxRequestNodes}
+			}
 			s.ws()
 			start := s.pos
 			n := candidate{gap: -1}
 			if prevEnd >= 0 {
 				n.gap = start - prevEnd
 			}
-			if err := s.node(&n, keep); err != nil {
+			if err := s.node(&n, keep, &kept); err != nil {
 				return err
 			}
 			n.raw = s.b[start:s.pos]
@@ -127,8 +162,9 @@ func (s *scanner) nodeList(out *[]candidate, keep func(string) bool) error {
 	})
 }
 
-// node reads one Node object's name and selected annotations.
-func (s *scanner) node(n *candidate, keep func(string) bool) error {
+// node reads one Node object's name and selected annotations; kept counts
+// the annotations retained in the whole request.
+func (s *scanner) node(n *candidate, keep func(string) bool, kept *int) error {
 	return s.object(func(key string) error {
 		if key != "metadata" {
 			return s.skip(1)
@@ -160,6 +196,10 @@ func (s *scanner) node(n *candidate, keep func(string) bool) error {
 						}
 						return s.skip(3)
 					}
+					if *kept == maxRequestAnnotations {
+						return errTooMany{"node annotations of the configured drivers", maxRequestAnnotations}
+					}
+					*kept++
 					v := "" // a null value stores "", as encoding/json does
 					isNull, err := s.null()
 					if err == nil && !isNull {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,23 +23,21 @@ const (
 )
 
 // Handler serves the extender verbs; other paths go to next (health and
-// metrics).
+// metrics). Request bodies over maxBytes are refused, and at most
+// bodySlots of them are held at once (body.go).
 func (e *Extender) Handler(maxBytes int64, next http.Handler) http.Handler {
+	in := newBodies(maxBytes)
 	mux := http.NewServeMux()
-	mux.Handle(FilterPath, e.verb("filter", maxBytes, e.serveFilter))
-	mux.Handle(PrioritizePath, e.verb("prioritize", maxBytes, e.servePrioritize))
+	mux.Handle(FilterPath, e.verb("filter", in, e.serveFilter))
+	mux.Handle(PrioritizePath, e.verb("prioritize", in, e.servePrioritize))
 	mux.Handle("/", next)
 	return mux
 }
 
-// Request bodies (megabytes with full Node objects) and answers (small,
-// but for the filter's Error or a node list) are pooled apart: a shared
-// pool hands a small buffer to the next body, which then allocates and
-// clears megabytes again.
-var (
-	bodies  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-)
+// Answers (small, but for the filter's Error or a node list) are pooled;
+// request bodies have their own buffers (body.go), so a small answer
+// buffer is never handed to a body of megabytes, nor the other way round.
+var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // statusWriter remembers the status code for the metrics.
 type statusWriter struct {
@@ -52,8 +51,9 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 // verb reads the body (bounded), decodes it, and hands it to serve. Bad
-// input is a 400 with a message; a panic is a 500, never a crash.
-func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWriter, *http.Request, *request, *bytes.Buffer)) http.Handler {
+// input is a 400 with a message, too much of it a 413; a panic is a 500,
+// never a crash.
+func (e *Extender) verb(name string, in *bodies, serve func(http.ResponseWriter, *http.Request, *request, *bytes.Buffer)) http.Handler {
 	keep := e.keys.keep
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -71,24 +71,23 @@ func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWri
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		buf := bodies.Get().(*bytes.Buffer)
-		buf.Reset()
-		defer bodies.Put(buf)
-		if r.ContentLength > 0 && r.ContentLength <= maxBytes {
-			buf.Grow(int(r.ContentLength))
-		}
-		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				http.Error(w, fmt.Sprintf("request body over %d bytes (maxRequestBytes)", maxBytes), http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
+		// The server's own writer: http.MaxBytesReader looks for it to
+		// close the connection after a body over the limit.
+		body, done, err := in.read(r.Context(), rw, r)
+		if err != nil {
+			http.Error(w, err.Error(), inputErrorCode(err))
 			return
 		}
-		req, err := decodeRequest(buf.Bytes(), keep)
+		// The answer may be written from the body's bytes: give the buffer
+		// back only after serve.
+		defer done()
+		if len(body) == 0 {
+			http.Error(w, "the request body is empty: want an ExtenderArgs object in JSON", http.StatusBadRequest)
+			return
+		}
+		req, err := decodeRequest(body, keep)
 		if err != nil {
-			http.Error(w, "malformed ExtenderArgs: "+err.Error(), http.StatusBadRequest)
+			http.Error(w, "malformed ExtenderArgs: "+err.Error(), inputErrorCode(err))
 			return
 		}
 		out := answers.Get().(*bytes.Buffer)
@@ -96,6 +95,21 @@ func (e *Extender) verb(name string, maxBytes int64, serve func(http.ResponseWri
 		defer answers.Put(out)
 		serve(w, r, req, out)
 	})
+}
+
+// inputErrorCode is the status for a request the extender cannot read:
+// too large (413), the client gone or the server stopping while it waited
+// for a body slot (503), or malformed (400).
+func inputErrorCode(err error) int {
+	var tooBig errBodyTooLarge
+	var tooMany errTooMany
+	switch {
+	case errors.As(err, &tooBig), errors.As(err, &tooMany):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
 }
 
 func writeJSON(w http.ResponseWriter, out *bytes.Buffer) {

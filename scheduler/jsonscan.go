@@ -250,7 +250,7 @@ func (s *scanner) skip(depth int) error {
 			switch {
 			case c == '{' || c == '[':
 				if depth+len(stack) >= maxDepth {
-					return fail(i, "exceeded max depth")
+					return fail(i, "nested deeper than %d levels", maxDepth)
 				}
 				i = skipSpace(b, i+1)
 				if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {

@@ -31,6 +31,10 @@ type Options struct {
 	Log        logr.Logger
 	// Listener, when set, replaces listening on Config.Listen (tests).
 	Listener net.Listener
+	// ClientCAFile, with Config.TLS, names the CA bundle whose
+	// certificates the callers of the verbs must present
+	// (--tls-client-ca): kube-scheduler's extender tlsConfig.certFile.
+	ClientCAFile string
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes;persistentvolumeclaims,verbs=get;list;watch
@@ -79,20 +83,21 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return nil
 	}
+	srv, secure, err := newServer(c, o.ClientCAFile, e.Handler(c.MaxRequestBytes, httpserver.Handler(reg, ready)))
+	if err != nil {
+		return err
+	}
 	l := o.Listener
 	if l == nil {
 		if l, err = net.Listen("tcp", c.Listen); err != nil {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           e.Handler(c.MaxRequestBytes, httpserver.Handler(reg, ready)),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       c.RequestTimeout.Duration,
-		WriteTimeout:      c.RequestTimeout.Duration,
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if secure != nil {
+		go secure.watch(ctx, o.Log)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- informers.Start(ctx) }()
 	go func() {
@@ -103,12 +108,8 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	go func() {
 		o.Log.Info("serving the scheduler extender", "address", l.Addr().String(), "tls", c.TLS != nil,
-			"drivers", c.Drivers, "scoring", c.Scoring)
-		if c.TLS != nil {
-			errc <- srv.ServeTLS(l, c.TLS.CertFile, c.TLS.KeyFile)
-		} else {
-			errc <- srv.Serve(l)
-		}
+			"clientCA", o.ClientCAFile, "maxRequestBytes", c.MaxRequestBytes, "drivers", c.Drivers, "scoring", c.Scoring)
+		errc <- serve(srv, secure, l)
 	}()
 	select {
 	case err = <-errc:
@@ -122,4 +123,35 @@ func Run(ctx context.Context, o Options) error {
 		err = nil
 	}
 	return err
+}
+
+// newServer builds the server of h: HTTPS when c.TLS is set (with
+// client certificates when clientCAFile is), else plain HTTP.
+func newServer(c *Config, clientCAFile string, h http.Handler) (*http.Server, *serverTLS, error) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       c.RequestTimeout.Duration,
+		WriteTimeout:      c.RequestTimeout.Duration,
+	}
+	if c.TLS == nil {
+		if clientCAFile != "" {
+			return nil, nil, errors.New("a client CA needs TLS: give a certificate and key too")
+		}
+		return srv, nil, nil
+	}
+	secure, err := newServerTLS(*c.TLS, clientCAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv.TLSConfig, srv.Handler = secure.config, secure.handler(h)
+	return srv, secure, nil
+}
+
+// serve serves srv on l until it is shut down.
+func serve(srv *http.Server, secure *serverTLS, l net.Listener) error {
+	if secure != nil {
+		return srv.ServeTLS(l, "", "") // the certificate comes from srv.TLSConfig
+	}
+	return srv.Serve(l)
 }

@@ -4,9 +4,13 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
 
 	"github.com/toposuite/toposuite/internal/cli"
 	"github.com/toposuite/toposuite/scheduler"
@@ -21,8 +25,13 @@ type Options struct {
 	ConfigPath string
 	Listen     string
 	Scoring    string
-	Kube       cli.KubeFlags
-	Log        cli.LogFlags
+	// MaxRequestBytes is a quantity ("64Mi"); see maxRequestBytes.
+	MaxRequestBytes string
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCA     string
+	Kube            cli.KubeFlags
+	Log             cli.LogFlags
 }
 
 // NewCommand returns the topolvm-scheduler command.
@@ -45,12 +54,22 @@ pods it decided on just before, so a burst of pods is never promised the
 same bytes twice. It works with nodeCacheCapable true (node names; figures
 from its own Node informer) and false (full Node objects).
 
+Plain HTTP by default, as kube-scheduler's extender client expects;
+--tls-cert-file and --tls-key-file serve HTTPS, and --tls-client-ca
+answers the verbs only for kube-scheduler's client certificate. Request
+bodies over --max-request-bytes are refused (HTTP 413).
+
 Also served: /healthz, /readyz, /metrics. See docs/scheduler.md.`)
 	o.Log.Register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.ConfigPath, "config", DefaultConfigPath, "configuration file (strict YAML; optional at the default path)")
 	f.StringVar(&o.Listen, "listen", "", "address to serve on (overrides the config's listen; default "+scheduler.DefaultListen+")")
 	f.StringVar(&o.Scoring, "scoring", "", "spread or binpack (overrides the config's scoring)")
+	f.StringVar(&o.MaxRequestBytes, "max-request-bytes", resource.NewQuantity(scheduler.DefaultBodyLimit, resource.BinarySI).String(),
+		"largest request body accepted; larger ones get HTTP 413 (the config's maxRequestBytes stands when this flag is not given)")
+	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (PEM; reloaded when it changes; overrides the config's tls)")
+	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
+	f.StringVar(&o.TLSClientCA, "tls-client-ca", "", "with HTTPS, answer the verbs only for clients presenting a certificate signed by a CA in this PEM file (kube-scheduler's extender tlsConfig certFile)")
 	o.Kube.Register(f)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log, err := o.Log.Logger(cmd)
@@ -58,7 +77,7 @@ Also served: /healthz, /readyz, /metrics. See docs/scheduler.md.`)
 			return err
 		}
 		cli.RouteLibraryLogs(log)
-		c, err := o.config(cmd.Flags().Changed("config"))
+		c, err := o.config(cmd.Flags().Changed("config"), cmd.Flags().Changed("max-request-bytes"))
 		if err != nil {
 			return err
 		}
@@ -66,15 +85,16 @@ Also served: /healthz, /readyz, /metrics. See docs/scheduler.md.`)
 		if err != nil {
 			return err
 		}
-		return run(cli.ContextOrBackground(cmd), scheduler.Options{Config: c, RestConfig: rc, Log: log})
+		return run(cli.ContextOrBackground(cmd), scheduler.Options{Config: c, RestConfig: rc, Log: log, ClientCAFile: o.TLSClientCA})
 	}
 	return cmd
 }
 
 // config loads the file (a missing file at the default path means the
 // defaults), applies the flags and validates the result.
-func (o *Options) config(explicit bool) (*scheduler.Config, error) {
+func (o *Options) config(explicit, maxBytesGiven bool) (*scheduler.Config, error) {
 	c, err := scheduler.LoadFile(o.ConfigPath)
+	fileSetsMaxBytes := err == nil && setsKey(o.ConfigPath, "maxRequestBytes")
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		c, err = &scheduler.Config{}, nil
 		c.Default()
@@ -88,8 +108,44 @@ func (o *Options) config(explicit bool) (*scheduler.Config, error) {
 	if o.Scoring != "" {
 		c.Scoring = o.Scoring
 	}
+	// The flag, given or not, sets the limit unless the file has
+	// maxRequestBytes and the flag is not given: a file without the key
+	// gets the flag's measured default (scheduler.DefaultBodyLimit), not
+	// Config.Default's far larger one.
+	if maxBytesGiven || !fileSetsMaxBytes {
+		q, err := resource.ParseQuantity(o.MaxRequestBytes)
+		if err != nil || q.Sign() <= 0 {
+			return nil, fmt.Errorf("--max-request-bytes %q is not a positive number of bytes", o.MaxRequestBytes)
+		}
+		c.MaxRequestBytes = q.Value()
+	}
+	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		if o.TLSCertFile == "" || o.TLSKeyFile == "" {
+			return nil, errors.New("--tls-cert-file and --tls-key-file go together")
+		}
+		c.TLS = &scheduler.TLS{CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile}
+	}
+	if o.TLSClientCA != "" && c.TLS == nil {
+		return nil, errors.New("--tls-client-ca needs HTTPS: give --tls-cert-file and --tls-key-file (or the config's tls)")
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// setsKey says whether the YAML file at path has key at its top level.
+// LoadFile has read it strictly already; this only tells a key left to
+// its default from one given.
+func setsKey(path, key string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var top map[string]any
+	if yaml.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, ok := top[key]
+	return ok
 }
