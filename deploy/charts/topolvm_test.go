@@ -121,7 +121,7 @@ func checkController(t *testing.T, r *rendered, name, driver, storage string) *a
 	spec := d.Spec.Template.Spec
 	ctl := container(t, spec, "controller")
 	wantArgs(t, ctl, "--driver-name="+driver, "--storage="+storage, "--csi-socket=/run/csi/csi.sock", "--leader-election=true",
-		"--fast-binding=true", "--kube-api-qps=200", "--kube-api-burst=500")
+		"--fast-binding=false", "--kube-api-qps=200", "--kube-api-burst=500")
 	checkCobraFlags(t, "controller", controllerapp.NewCommand(), ctl.Args)
 	wantHealthProbes(t, ctl, "health")
 	if spec.ServiceAccountName != name {
@@ -551,6 +551,7 @@ func checkRBAC(t *testing.T, r *rendered, driver string, roles ...string) {
 var clusterScoped = map[string]bool{
 	"ClusterRole": true, "ClusterRoleBinding": true, "CSIDriver": true, "StorageClass": true,
 	"PriorityClass": true, "CustomResourceDefinition": true, "MutatingWebhookConfiguration": true,
+	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
 }
 
 // checkNamespaces checks that namespaced objects carry the release

@@ -74,14 +74,15 @@ func TestChartsWebhookOffByDefault(t *testing.T) {
 	}
 }
 
-// Fast binding (on by default) needs StorageClasses and the update rights of
+// Fast binding (off by default) needs StorageClasses and the update rights of
 // kube-controller-manager's volume controllers; off, the controller has
 // neither unless the webhook needs the classes.
 func TestChartsFastBindingRights(t *testing.T) {
 	t.Parallel()
 	rights := [][2]string{{"", "persistentvolumeclaims"}, {"", "persistentvolumeclaims/status"}, {"", "persistentvolumes"}, {"", "persistentvolumes/status"}}
 	for _, c := range driverCharts {
-		rules := controllerRules(t, render(t, c.chart, c.chart, c.namespace, nil), c.driver)
+		on := map[string]any{"controller": map[string]any{"fastBinding": true}}
+		rules := controllerRules(t, render(t, c.chart, c.chart, c.namespace, on), c.driver)
 		for _, r := range rights {
 			if !grants(rules, r[0], r[1], "update") {
 				t.Errorf("%s: fast binding on, the controller may not update %s", c.chart, r[1])
@@ -90,7 +91,7 @@ func TestChartsFastBindingRights(t *testing.T) {
 		if !grants(rules, "storage.k8s.io", "storageclasses", "get") || !grants(rules, "", "pods", "list", "watch") {
 			t.Errorf("%s: fast binding on, the controller may not read StorageClasses or list pods", c.chart)
 		}
-		off := render(t, c.chart, c.chart, c.namespace, map[string]any{"controller": map[string]any{"fastBinding": false}})
+		off := render(t, c.chart, c.chart, c.namespace, nil)
 		rules = controllerRules(t, off, c.driver)
 		for _, r := range rights {
 			if grants(rules, r[0], r[1], "update") {

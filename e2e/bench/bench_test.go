@@ -43,8 +43,9 @@ func envInt(name string, def int) int {
 // WaitForFirstConsumer with a pod each, with their deletion, CPU and memory
 // per component and where the time goes; first with kube-controller-manager
 // raised to 100 QPS / 200 burst, then at its defaults (20/30). The charts
-// are installed as shipped. The floor (floor.go) follows the drivers in
-// each setting. Figures are printed, then a summary table.
+// are installed as shipped, then upgraded with fast binding on
+// (EnableFastBinding), which they ship off. The floor (floor.go) follows
+// the drivers in each setting. Figures are printed, then a summary table.
 // TOPOSUITE_BENCH_PVCS and TOPOSUITE_BENCH_SINGLE change the counts,
 // TOPOSUITE_BENCH_DIR the lab directory; -bench
 // 'Provisioning/kcm-raised/lvm' picks a setting and a driver.
@@ -115,6 +116,12 @@ func benchSetting(b *testing.B, name, desc string, defaults bool) []Row {
 	}
 	r := &Runner{Cluster: c, CS: cs, Timeline: tl, Timeout: 5 * time.Minute, Logf: b.Logf}
 	fmt.Printf("\n== setting %s: %s\n", name, desc)
+	for _, d := range Drivers {
+		if err := EnableFastBinding(ctx, c, cs, d); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("   %s: fast binding on (controller.fastBinding=true)\n", d.Name)
+	}
 	for _, d := range Drivers {
 		fmt.Printf("   %s csi-provisioner (chart as shipped): %s\n", d.Name, provisionerArgs(ctx, cs, d))
 	}

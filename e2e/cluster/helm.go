@@ -25,10 +25,13 @@ type release struct {
 // (writeSchedulerConfig).
 func (c *Cluster) releases() []release {
 	tag := c.images.tag
-	// What both driver charts get: the local images, and the pod webhook.
+	// What both driver charts get: the local images, the pod webhook, and
+	// the deletion of a deleted node's claims, which the charts ship off
+	// and TestE2ENodeDeletion checks.
 	driver := fmt.Sprintf(`imagePullPolicy: Never
 controller:
   image: {tag: %[1]q}
+  deleteClaimsOfDeletedNodes: true
 node:
   image: {tag: %[1]q}
 webhook:

@@ -36,7 +36,8 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := testr.NewWithInterface(t, testr.Options{})
-	if err := (&controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, Log: log}).SetupWithManager(mgr); err != nil {
+	// DeleteClaims: the claim of the deleted node's volume is deleted too (checked below).
+	if err := (&controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, DeleteClaims: true, Log: log}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	if err := (&controller.LeakCollector{Client: mgr.GetClient(), Driver: d, Grace: 2 * time.Second, Log: log}).SetupWithManager(mgr); err != nil {

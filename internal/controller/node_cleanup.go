@@ -18,18 +18,24 @@ import (
 
 // NodeCleanup puts a finalizer on every node that runs the driver, and when
 // such a node is deleted, deletes what lived on it: its LogicalVolumes (their
-// node plugin is gone, so their finalizers are dropped here) and the PVCs
-// bound to this driver's volumes there, so that StatefulSets can start over
-// on another node.
+// node plugin is gone, so their finalizers are dropped here) and, with
+// DeleteClaims, the PVCs bound to this driver's volumes there, so that
+// StatefulSets can start over on another node.
 type NodeCleanup struct {
 	Client client.Client
 	Driver csi.Driver
-	Log    logr.Logger
+	// DeleteClaims also deletes the claims bound to the deleted node's
+	// volumes. It is off by default because it needs the right to delete
+	// any claim in the cluster; off, the claims stay, bound to volumes that
+	// are gone, for their owners to delete.
+	DeleteClaims bool
+	Log          logr.Logger
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
+// With DeleteClaims only:
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=delete
 // +kubebuilder:rbac:groups=topolvm.io,resources=logicalvolumes,verbs=get;list;watch;update;patch;delete
 
 // Finalizer is the finalizer this controller puts on Nodes.
@@ -100,6 +106,11 @@ func (r *NodeCleanup) cleanup(ctx context.Context, log logr.Logger, node string)
 		c := pv.Spec.CSI
 		ref := pv.Spec.ClaimRef
 		if c == nil || c.Driver != r.Driver.Name || !onNode[c.VolumeHandle] || ref == nil {
+			continue
+		}
+		if !r.DeleteClaims {
+			log.Info("PVC bound to a deleted node left in place; delete it to start over elsewhere",
+				"pvc", ref.Namespace+"/"+ref.Name, "persistentVolume", pv.Name)
 			continue
 		}
 		pvc := &corev1.PersistentVolumeClaim{}

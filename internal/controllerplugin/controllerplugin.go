@@ -42,6 +42,9 @@ type Options struct {
 	// FastBinding runs controller.FastBinding for the driver's claims
 	// and volumes.
 	FastBinding bool
+	// DeleteClaimsOfDeletedNodes has the node clean-up delete the claims
+	// bound to a deleted node's volumes (controller.NodeCleanup.DeleteClaims).
+	DeleteClaimsOfDeletedNodes bool
 	// LeakGrace is how old a LogicalVolume without a PersistentVolume
 	// must be before it is collected; zero disables the collector.
 	LeakGrace time.Duration
@@ -88,7 +91,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctl := csi.NewController(d, store, controller.NewNodeCapacity(mgr.GetClient(), d))
-	cleanup := &controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, Log: o.Log.WithName("node-cleanup")}
+	cleanup := &controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, DeleteClaims: o.DeleteClaimsOfDeletedNodes,
+		Log: o.Log.WithName("node-cleanup")}
 	if err := cleanup.SetupWithManager(mgr); err != nil {
 		return err
 	}

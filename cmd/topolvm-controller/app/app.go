@@ -25,6 +25,7 @@ type Options struct {
 	LeaderElectionNS string
 	LeakGrace        time.Duration
 	FastBinding      bool
+	DeleteClaims     bool
 	WebhookAddress   string
 	WebhookCertDir   string
 	Kube             cli.KubeFlags
@@ -56,7 +57,10 @@ extender.`)
 	f.BoolVar(&o.LeaderElection, "leader-election", true, "elect a leader among replicas for the clean-up controllers (the CSI service runs on every replica)")
 	f.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	f.DurationVar(&o.LeakGrace, "leak-grace", 10*time.Minute, "delete LogicalVolumes no PersistentVolume refers to after this long (0 disables)")
-	f.BoolVar(&o.FastBinding, "fast-binding", true, "bind this driver's claims to their new volumes, release them and let deleted volumes go without waiting for kube-controller-manager's one-at-a-time PersistentVolume controllers (docs/csi.md)")
+	// Both off by default: each needs rights on every claim of the cluster
+	// (update; delete), which the charts grant only when it is turned on.
+	f.BoolVar(&o.FastBinding, "fast-binding", false, "bind this driver's claims to their new volumes, release them and let deleted volumes go without waiting for kube-controller-manager's one-at-a-time PersistentVolume controllers; needs update rights on PVCs and PVs (docs/csi.md)")
+	f.BoolVar(&o.DeleteClaims, "delete-claims-of-deleted-nodes", false, "when a Node is deleted, also delete the PVCs bound to this driver's volumes on it, so that StatefulSets start over elsewhere; needs delete rights on PVCs (docs/csi.md)")
 	f.StringVar(&o.WebhookAddress, "webhook-address", "", "host:port of the pod mutating webhook's HTTPS server, e.g. :9443 (empty disables the webhook)")
 	f.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "/etc/toposuite/webhook", "directory of the webhook's serving certificate and key (tls.crt, tls.key), reloaded when they change")
 	o.Kube.Register(f)
@@ -99,7 +103,7 @@ func (o *Options) run(ctx context.Context, cmd *cobra.Command) error {
 	return controllerplugin.Run(ctx, controllerplugin.Options{
 		Driver: d, CSISocket: o.CSISocket, MetricsAddress: o.MetricsAddress, HealthAddress: o.HealthAddress,
 		LeaderElection: o.LeaderElection, LeaderElectionNamespace: o.LeaderElectionNS, LeakGrace: o.LeakGrace,
-		FastBinding:    o.FastBinding,
+		FastBinding: o.FastBinding, DeleteClaimsOfDeletedNodes: o.DeleteClaims,
 		WebhookAddress: o.WebhookAddress, WebhookCertDir: o.WebhookCertDir, RestConfig: rc, Log: log,
 	})
 }
