@@ -24,10 +24,8 @@ const (
 const (
 	DefaultListen  = ":9251"
 	DefaultScoring = ScoringSpread
-	// DefaultMaxRequestBytes is far above what kube-scheduler sends for
-	// 5,000 nodes with full Node objects (BenchmarkExtender's kubelet-like
-	// nodes, 20 images each, make 32 MiB; long image lists make more).
-	DefaultMaxRequestBytes = 1 << 30
+	// DefaultMaxRequestBytes bounds a request body: see DefaultBodyLimit.
+	DefaultMaxRequestBytes = DefaultBodyLimit
 	DefaultRequestTimeout  = 30 * time.Second
 	// DefaultInFlightWait bounds how long a filter request waits for the
 	// outcome of the pods scheduled just before it (see inflight.go).

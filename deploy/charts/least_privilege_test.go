@@ -78,6 +78,7 @@ func TestChartsNodeRoleVerbs(t *testing.T) {
 		{APIGroups: []string{"topolvm.io"}, Resources: []string{"logicalvolumes"}, Verbs: []string{"get", "list", "watch", "patch"}},
 		{APIGroups: []string{"topolvm.io"}, Resources: []string{"logicalvolumes/status"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 	for _, c := range driverCharts {
 		r := render(t, c.chart, c.chart, c.namespace, nil)

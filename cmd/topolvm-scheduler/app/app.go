@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/yaml"
 
 	"github.com/toposuite/toposuite/internal/cli"
 	"github.com/toposuite/toposuite/scheduler"
@@ -94,7 +92,6 @@ Also served: /healthz, /readyz, /metrics. See docs/scheduler.md.`)
 // defaults), applies the flags and validates the result.
 func (o *Options) config(explicit, maxBytesGiven bool) (*scheduler.Config, error) {
 	c, err := scheduler.LoadFile(o.ConfigPath)
-	fileSetsMaxBytes := err == nil && setsKey(o.ConfigPath, "maxRequestBytes")
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		c, err = &scheduler.Config{}, nil
 		c.Default()
@@ -108,11 +105,9 @@ func (o *Options) config(explicit, maxBytesGiven bool) (*scheduler.Config, error
 	if o.Scoring != "" {
 		c.Scoring = o.Scoring
 	}
-	// The flag, given or not, sets the limit unless the file has
-	// maxRequestBytes and the flag is not given: a file without the key
-	// gets the flag's measured default (scheduler.DefaultBodyLimit), not
-	// Config.Default's far larger one.
-	if maxBytesGiven || !fileSetsMaxBytes {
+	// The flag, when given, wins over the file; both default to
+	// scheduler.DefaultBodyLimit.
+	if maxBytesGiven {
 		q, err := resource.ParseQuantity(o.MaxRequestBytes)
 		if err != nil || q.Sign() <= 0 {
 			return nil, fmt.Errorf("--max-request-bytes %q is not a positive number of bytes", o.MaxRequestBytes)
@@ -132,20 +127,4 @@ func (o *Options) config(explicit, maxBytesGiven bool) (*scheduler.Config, error
 		return nil, err
 	}
 	return c, nil
-}
-
-// setsKey says whether the YAML file at path has key at its top level.
-// LoadFile has read it strictly already; this only tells a key left to
-// its default from one given.
-func setsKey(path, key string) bool {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var top map[string]any
-	if yaml.Unmarshal(data, &top) != nil {
-		return false
-	}
-	_, ok := top[key]
-	return ok
 }
