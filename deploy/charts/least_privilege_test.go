@@ -130,6 +130,11 @@ func TestChartsNodeAdmissionPolicy(t *testing.T) {
 					continue
 				}
 				for _, res := range rule.Resources {
+					// Events change no object: they are records, which any
+					// component may write about what it did.
+					if res == "events" {
+						continue
+					}
 					if !matched[rule.APIGroups[0]+"/"+res] {
 						t.Errorf("the node plugin may write %s, which the policy does not check", res)
 					}
