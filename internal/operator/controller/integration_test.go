@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -116,7 +117,18 @@ var (
 	secret        = corev1.SchemeGroupVersion.WithKind("Secret")
 	crd           = apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition")
 	inventoryKind = corev1.SchemeGroupVersion.WithKind("ConfigMap")
+	policy        = admissionv1.SchemeGroupVersion.WithKind("ValidatingAdmissionPolicy")
+	policyBinding = admissionv1.SchemeGroupVersion.WithKind("ValidatingAdmissionPolicyBinding")
 )
+
+// nodePolicy is the name of a node group's admission policy and binding
+// (the driver charts' node-policy.yaml).
+func nodePolicy(group string) string { return "topolvm-" + group + "-node." + ns + ".topolvm.io" }
+
+// hasNodePolicy: the group's policy and its binding both exist.
+func (e *env) hasNodePolicy(group string) bool {
+	return e.exists(policy, "", nodePolicy(group)) && e.exists(policyBinding, "", nodePolicy(group))
+}
 
 // TestIntegrationOperator runs the reconciler against a real API server:
 // a TopolvmCluster is rendered and applied (owned, labelled, under one field
@@ -130,13 +142,19 @@ func TestIntegrationOperator(t *testing.T) {
 	e.create(clusterYAML)
 
 	// Applied: the controller, a DaemonSet per node group, the CSIDriver,
-	// a StorageClass per device class, the CRD.
+	// a StorageClass per device class, the CRD, a node admission policy
+	// and binding per node group.
 	testutil.Eventually(t, "the suite applied", func() bool {
 		return e.exists(daemonSet, ns, "topolvm-ssd-node") && e.exists(daemonSet, ns, "topolvm-hdd-node") &&
 			e.exists(deployment, ns, "topolvm-controller") && e.exists(storageClass, "", "topolvm-ssd") &&
-			e.exists(storageClass, "", "topolvm-hdd") && e.exists(csiDriver, "", "topolvm.io")
+			e.exists(storageClass, "", "topolvm-hdd") && e.exists(csiDriver, "", "topolvm.io") &&
+			e.hasNodePolicy("ssd") && e.hasNodePolicy("hdd")
 	})
 	tc := e.cluster()
+	if vap, _ := e.get(policy, "", nodePolicy("ssd")); len(vap.GetOwnerReferences()) != 1 || vap.GetOwnerReferences()[0].UID != tc.UID ||
+		vap.GetLabels()[apply.LabelOwner] != tc.Name {
+		t.Errorf("ValidatingAdmissionPolicy owner references %+v, labels %v", vap.GetOwnerReferences(), vap.GetLabels())
+	}
 	ds, _ := e.get(daemonSet, ns, "topolvm-ssd-node")
 	if refs := ds.GetOwnerReferences(); len(refs) != 1 || refs[0].UID != tc.UID || refs[0].Controller == nil || !*refs[0].Controller {
 		t.Errorf("DaemonSet owner references: %+v", refs)
@@ -173,9 +191,14 @@ func TestIntegrationOperator(t *testing.T) {
 		t.Errorf("Degraded: %+v", d)
 	}
 
-	// Drift: a deleted StorageClass comes back, an edited DaemonSet is put back.
+	// Drift: a deleted StorageClass and admission policy come back, an
+	// edited DaemonSet is put back.
 	sc, _ := e.get(storageClass, "", "topolvm-hdd")
 	if err := c.Delete(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	vap, _ := e.get(policy, "", nodePolicy("hdd"))
+	if err := c.Delete(ctx, vap); err != nil {
 		t.Fatal(err)
 	}
 	if err := unstructured.SetNestedStringMap(ds.Object, map[string]string{"disk": "other"}, "spec", "template", "spec", "nodeSelector"); err != nil {
@@ -191,7 +214,7 @@ func TestIntegrationOperator(t *testing.T) {
 			return false
 		}
 		sel, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "spec", "nodeSelector")
-		return sel["disk"] == "ssd" && e.exists(storageClass, "", "topolvm-hdd")
+		return sel["disk"] == "ssd" && e.exists(storageClass, "", "topolvm-hdd") && e.hasNodePolicy("hdd")
 	})
 
 	// Reports: a refused device makes the cluster Degraded naming it; a
@@ -239,13 +262,17 @@ func TestIntegrationOperator(t *testing.T) {
 		tc.Spec.Components.Scheduler.Mode = v1alpha1.SchedulerExtender
 		tc.Spec.Components.Webhook.Enabled = true
 	})
-	testutil.Eventually(t, "hdd group and metrics pruned, extender and webhook applied", func() bool {
+	testutil.Eventually(t, "hdd group (its admission policy too) and metrics pruned, extender and webhook applied", func() bool {
 		return !e.exists(daemonSet, ns, "topolvm-hdd-node") && !e.exists(storageClass, "", "topolvm-hdd") &&
 			!e.exists(service, ns, "topolvm-controller-metrics") && e.exists(deployment, ns, "topolvm-scheduler") &&
-			e.exists(secret, ns, "topolvm-webhook-cert")
+			e.exists(secret, ns, "topolvm-webhook-cert") &&
+			!e.exists(policy, "", nodePolicy("hdd")) && !e.exists(policyBinding, "", nodePolicy("hdd"))
 	})
 	if !e.exists(daemonSet, ns, "topolvm-ssd-node") {
 		t.Errorf("the ssd group's DaemonSet was pruned too")
+	}
+	if !e.hasNodePolicy("ssd") {
+		t.Errorf("the ssd group's admission policy or binding was pruned too")
 	}
 	testutil.Eventually(t, "Degraded cleared", func() bool {
 		d := e.condition(v1alpha1.ConditionDegraded)
@@ -274,7 +301,8 @@ func TestIntegrationOperator(t *testing.T) {
 		return apierrors.IsNotFound(err) && !e.exists(daemonSet, ns, "topolvm-ssd-node") &&
 			!e.exists(deployment, ns, "topolvm-controller") && !e.exists(deployment, ns, "topolvm-scheduler") &&
 			!e.exists(csiDriver, "", "topolvm.io") && !e.exists(storageClass, "", "topolvm-ssd") &&
-			!e.exists(inventoryKind, ns, apply.InventoryName)
+			!e.exists(inventoryKind, ns, apply.InventoryName) &&
+			!e.exists(policy, "", nodePolicy("ssd")) && !e.exists(policyBinding, "", nodePolicy("ssd"))
 	})
 	if !e.exists(crd, "", "logicalvolumes.topolvm.io") {
 		t.Errorf("the LogicalVolume CRD was deleted with volumeDeletionPolicy Keep")

@@ -31,6 +31,7 @@ func owned() []client.Object {
 		&corev1.Service{}, &corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
 		&rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{}, &storagev1.StorageClass{},
 		&storagev1.CSIDriver{}, &admissionv1.MutatingWebhookConfiguration{},
+		&admissionv1.ValidatingAdmissionPolicy{}, &admissionv1.ValidatingAdmissionPolicyBinding{},
 	}
 }
 

@@ -8,6 +8,7 @@ import "k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 var clusterScoped = map[string]bool{
 	"ClusterRole": true, "ClusterRoleBinding": true, "CSIDriver": true, "StorageClass": true,
 	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
+	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
 	"CustomResourceDefinition": true, "PriorityClass": true, "Namespace": true,
 }
 
