@@ -36,6 +36,28 @@ const classTagPrefix = "toposuite.io/class="
 // storage.ValidateOwnerUID allows no more.
 const ownerTagPrefix = "toposuite.io/owner-uid="
 
+// optionsTagPrefix + options class name records the lvcreate options class
+// an LV was made with, so that its footprint (RAID images, parity) can be
+// computed again after a restart and for a growth.
+const optionsTagPrefix = "toposuite.io/options-class="
+
+// layoutOf is the layout of a thick LV of class c (nil: unknown class):
+// its options class's, else the class's own stripes.
+func (b *Backend) layoutOf(c *class, lv lvm.LV) config.Layout {
+	for _, t := range lv.Tags {
+		if name, ok := strings.CutPrefix(t, optionsTagPrefix); ok {
+			if oc, ok := b.options[name]; ok {
+				return oc.layout
+			}
+		}
+	}
+	l := config.Layout{Type: "linear"}
+	if c != nil {
+		l.Stripes = c.Stripes
+	}
+	return l
+}
+
 // ownerOf returns the owner UID an LV records, "" when none.
 func ownerOf(lv lvm.LV) string {
 	for _, t := range lv.Tags {
@@ -230,7 +252,7 @@ func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
 		OwnerUID:  ownerOf(lv),
 	}
 	for _, t := range lv.Tags {
-		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) && !strings.HasPrefix(t, ownerTagPrefix) {
+		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) && !strings.HasPrefix(t, ownerTagPrefix) && !strings.HasPrefix(t, optionsTagPrefix) {
 			v.Tags = append(v.Tags, t)
 		}
 	}

@@ -196,7 +196,7 @@ func TestThickSnapshotNeedsSizeAndProtectsOrigin(t *testing.T) {
 
 func TestRAIDOptionsClass(t *testing.T) {
 	b, s := newScripted(t, exectest.Step{
-		Cmd:    "lvm lvcreate -y -n r1 -L 104857600b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0",
+		Cmd:    "lvm lvcreate -y -n r1 -L 104857600b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd --addtag toposuite.io/options-class=raid1 vg0",
 		Stdout: "  Logical volume \"r1\" created.\n",
 	})
 	before := classCap(t, b.Capacity(), "ssd")
@@ -220,7 +220,7 @@ func TestRAIDOptionsClass(t *testing.T) {
 
 func TestRAIDWithoutDeviceMapperIsFailedPrecondition(t *testing.T) {
 	b, _ := newScripted(t, exectest.Step{
-		Cmd:      "lvm lvcreate -y -n r1 -L 104857600b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0",
+		Cmd:      "lvm lvcreate -y -n r1 -L 104857600b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd --addtag toposuite.io/options-class=raid1 vg0",
 		ExitCode: 5,
 		Stderr:   "  WARNING: Activation disabled. No device-mapper interaction will be attempted.\n  Can't create raid1 without using device-mapper kernel driver.\n",
 	})

@@ -104,7 +104,7 @@ func wantFigures(t *testing.T, what string, got map[string]int64, want map[strin
 }
 
 const (
-	createR1 = "lvm lvcreate -y -n r1 -L 167772160b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd vg0"
+	createR1 = "lvm lvcreate -y -n r1 -L 167772160b --type=raid1 -m 1 --addtag toposuite.io/owned --addtag toposuite.io/class=ssd --addtag toposuite.io/options-class=raid1 vg0"
 	removeR1 = "lvm lvremove -y -S 'lv_name=r1 && lv_tags=toposuite.io/class=ssd' vg0"
 )
 

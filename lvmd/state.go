@@ -115,7 +115,14 @@ func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
 			continue
 		}
 		if lv.HasTag(config.OwnerTag) {
-			st.lvs[key] = lvState{footprint: lv.Size, poolKey: lv.VG, origin: lv.Origin}
+			// A thick volume takes its layout's footprint (RAID images
+			// and metadata, parity); a thick snapshot its copy-on-write
+			// space, which is its size.
+			footprint := lv.Size
+			if vg := st.vgs[lv.VG]; vg != nil && lv.Origin == "" {
+				footprint = b.layoutOf(b.classOf(lv), lv).Footprint(lv.Size, vg.extent)
+			}
+			st.lvs[key] = lvState{footprint: footprint, poolKey: lv.VG, origin: lv.Origin}
 		}
 	}
 	b.mu.Lock()

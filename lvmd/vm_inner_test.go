@@ -280,16 +280,27 @@ func TestVMRAID1AndStripes(t *testing.T) {
 	}
 	wantBlockDevice(t, mirror.Path, 96*vmMiB)
 	checkPattern(t, mirror.Path, 0, 64*vmMiB, 9)
-	// lvmd books a grow as want minus the LV's size, whatever the layout:
-	// for raid1 LVM takes the growth twice.
-	r.bookkeepingKnownBug("a grown raid1 volume is booked at its growth once, not once per image")
+	// The growth is booked once per image, as LVM takes it.
+	r.bookkeepingMatchesLVM()
+
+	// An options class is the whole layout, also on a striped class: a
+	// raid1 volume there is raid1, not raid1 with the class's stripes
+	// (which LVM refuses).
+	sm := r.create(&api.CreateVolumeRequest{Name: "stmirror", DeviceClass: "striped", OptionsClass: "raid1", SizeBytes: 32 * vmMiB})
+	wantBlockDevice(t, sm.Path, 32*vmMiB)
+	if got := r.lvsField(r.vg+"/stmirror", "segtype,stripes"); got != "raid1 2" {
+		t.Errorf("raid1 volume of the striped class: layout %q, want raid1 with 2 images", got)
+	}
+	r.bookkeepingMatchesLVM()
+	r.remove("striped", "stmirror")
 
 	r.remove("", "mirror")
 	r.remove("striped", "st")
-	wantGone(t, mirror.Path, st.Path, "/dev/mapper/"+r.vg+"-mirror_rimage_0", "/dev/mapper/"+r.vg+"-mirror_rmeta_1")
-	// A poll records every thick LV at its size: the raid1 volume's images
-	// and metadata are forgotten, and its removal gives back only its size.
-	r.bookkeepingKnownBug("a raid1 volume read by a poll is booked at its size, not its footprint")
+	wantGone(t, mirror.Path, st.Path, sm.Path, "/dev/mapper/"+r.vg+"-mirror_rimage_0", "/dev/mapper/"+r.vg+"-mirror_rmeta_1")
+	// The poll before the removals read the raid1 volume: it must know its
+	// images and metadata (its options class is tagged), so that its
+	// removal gives all of them back.
+	r.bookkeepingMatchesLVM()
 }
 
 // vmDisks are the guest's virtio disks, in the order qemu attaches them.

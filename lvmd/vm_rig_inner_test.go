@@ -185,15 +185,6 @@ func (r *vmRig) bookkeepingMatchesLVM() {
 	}
 }
 
-// bookkeepingKnownBug is bookkeepingMatchesLVM where lvmd is known to be
-// wrong (see knownBug).
-func (r *vmRig) bookkeepingKnownBug(bug string) {
-	r.t.Helper()
-	for _, p := range r.bookkeepingProblems() {
-		knownBug(r.t, "%s: %s", bug, p)
-	}
-}
-
 // bookkeepingProblems compares lvmd's figures before and after a poll.
 // Sizes, thin figures and the free bytes of a thick class must be equal.
 // Figures that depend on where LVM put extents on each PV (the largest
@@ -223,19 +214,6 @@ func (r *vmRig) bookkeepingProblems() []string {
 		}
 	}
 	return out
-}
-
-// knownBug reports a check that fails because of a bug of lvmd's that is
-// known and reported: logged with the marker the host side of the lane
-// lists, so that the lane stays green for everything else; with
-// TOPOSUITE_VM_STRICT set it fails the test like any other check.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("TOPOSUITE_VM_STRICT") != "" {
-		t.Errorf(format, args...)
-		return
-	}
-	t.Logf("KNOWN LVMD BUG: "+format, args...)
 }
 
 func (r *vmRig) lvNames() []string {

@@ -32,23 +32,13 @@ func TestIntegrationVMProductionPath(t *testing.T) {
 	if os.Getenv("TOPOSUITE_IN_VM") != "" {
 		t.Skip("this is the guest")
 	}
-	var env []string
-	if os.Getenv("TOPOSUITE_VM_STRICT") != "" {
-		env = append(env, "TOPOSUITE_VM_STRICT=1") // known lvmd bugs fail too
-	}
 	r := vm.RunGoTest(t, ".", "^(TestVM|TestIntegration)", vm.GoTestOptions{
 		Options: vm.Options{Disks: 3, DiskSize: 1 << 30, MemoryMiB: 1536, CPUs: 2, Timeout: 20 * time.Minute},
 		Tags:    "integration,vminner",
 		Skip:    "^(" + strings.Join(vmSkip, "|") + ")",
-		Env:     env,
 	})
 	t.Logf("in the VM: passed %s", strings.Join(r.Passed, " "))
 	if len(r.Skipped) > 0 {
 		t.Logf("in the VM: skipped %s", strings.Join(r.Skipped, " "))
-	}
-	for _, line := range strings.Split(r.Output, "\n") {
-		if _, bug, ok := strings.Cut(line, "KNOWN LVMD BUG: "); ok {
-			t.Logf("in the VM, a known lvmd bug showed: %s", bug)
-		}
 	}
 }

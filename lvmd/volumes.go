@@ -82,9 +82,14 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, the volume needs %d", c.Name, max(0, b.available(c)), p.footprint)
 	}
 	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: req.Name, SizeBytes: p.size, Options: p.options, Tags: tags(c, req.OwnerUID)}
-	if c.thin() {
+	switch {
+	case c.thin():
 		args.ThinPool = c.ThinPool.Name
-	} else {
+	case req.OptionsClass != "":
+		// The options class is the whole layout: the class's own stripes
+		// would contradict it (LVM refuses -i with --type=raid1).
+		args.Tags = append(args.Tags, optionsTagPrefix+req.OptionsClass)
+	default:
 		args.Stripes, args.StripeSize = c.Stripes, c.StripeSize
 	}
 	err = b.create(ctx, args)
@@ -316,9 +321,10 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 		return storage.Volume{}, err
 	}
 	extent, _ := b.extent(c.VolumeGroup)
+	layout := b.layoutOf(c, lv)
 	unit := extent
-	if !c.thin() && c.Stripes > 1 {
-		unit *= int64(c.Stripes)
+	if !c.thin() {
+		unit *= int64(max(layout.Stripes, 1))
 	}
 	want := roundUp(size, unit)
 	switch {
@@ -340,7 +346,12 @@ func (b *Backend) ResizeVolume(ctx context.Context, className, name string, size
 		}
 		extend = b.lvm.ExtendContiguous
 	}
+	// What the growth takes: for a thick volume its layout's footprint
+	// grows (every RAID image grows, parity with the data).
 	delta := want - lv.Size
+	if !c.thin() {
+		delta = layout.Footprint(want, extent) - layout.Footprint(lv.Size, extent)
+	}
 	if !b.reserve(c, delta) {
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, growing %q needs %d more", c.Name, max(0, b.available(c)), name, delta)
 	}
