@@ -90,6 +90,20 @@ bench-cluster: deps cluster-deps tools-e2e images ## Issue #5's provisioning ben
 	KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' $(GO) test -count=1 -tags e2e -run '^$$' -bench '$(or $(BENCH_CLUSTER),.)' -benchtime 1x \
 	  -timeout $(BENCH_CLUSTER_TIMEOUT) ./e2e/bench/
 
+# FUZZTIME bounds each fuzz target's run.
+FUZZTIME ?= 10s
+.PHONY: test-fuzz
+test-fuzz: ## Run every Go fuzz target for FUZZTIME each (parsers of LVM, btrfs and disk tools' output, config files, sizes, the extender's body).
+	@echo ">> fuzz targets, $(FUZZTIME) each"
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd csi lvmd btrfsd scheduler internal | sort); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "   $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/toposuite-fuzz.log 2>&1 || { cat /tmp/toposuite-fuzz.log; exit 1; }; \
+	  done; \
+	done
+	@echo ">> fuzz targets passed"
+
 .PHONY: verify
 verify: tools ## gofmt, go vet, staticcheck, generated code up to date.
 	@echo ">> gofmt"
