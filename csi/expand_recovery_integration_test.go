@@ -18,26 +18,12 @@ import (
 // failure of the larger size answered every later, smaller request, so the
 // volume could never grow again.
 func TestIntegrationExpansionRecoversAfterAFailure(t *testing.T) {
-	t.Run("lvm", func(t *testing.T) {
-		p, _, _ := lvmRig(t)
-		expansionRecovers(t, p, "ext4")
-	})
-	t.Run("btrfs", func(t *testing.T) {
-		p, _ := btrfsRig(t)
-		expansionRecovers(t, p, "")
-	})
+	onBothDrivers(t, expansionRecovers)
 }
 
 func expansionRecovers(t *testing.T, p *plugins, fs string) {
 	c := testutil.Context(t)
-	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{
-		Name: "pvc-grow", VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
-		CapacityRange: &csi.CapacityRange{RequiredBytes: 32 * mib}, AccessibilityRequirements: p.topology(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := vol.Volume.VolumeId
+	id := p.newVolume(t, "pvc-grow", fs, 32*mib)
 	expand := func(size int64) (*csi.ControllerExpandVolumeResponse, error) {
 		return p.ctl.ControllerExpandVolume(c, &csi.ControllerExpandVolumeRequest{VolumeId: id,
 			CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: mountCap(fs)})

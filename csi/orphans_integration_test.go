@@ -52,15 +52,7 @@ func TestIntegrationOrphanVolumes(t *testing.T) {
 
 func orphanCase(t *testing.T, p *plugins, action, fs string, left func(name string) bool) {
 	c := testutil.Context(t)
-	create := func(name string) string {
-		v, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{Name: name, VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
-			CapacityRange: &csi.CapacityRange{RequiredBytes: 16 * mib}, AccessibilityRequirements: p.topology()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.Volume.VolumeId
-	}
-	kept, lost := create("pvc-kept"), create("pvc-lost")
+	kept, lost := p.newVolume(t, "pvc-kept", fs, 16*mib), p.newVolume(t, "pvc-lost", fs, 16*mib)
 	var lv v1.LogicalVolume
 	if err := p.c.Get(c, client.ObjectKey{Name: lost}, &lv); err != nil {
 		t.Fatal(err)

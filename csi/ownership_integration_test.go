@@ -25,26 +25,12 @@ import (
 // object was answered with the live volume, and deleting it removed the
 // volume (and the next volume got its extents).
 func TestIntegrationSecondObjectCannotTakeOrRemoveALiveVolume(t *testing.T) {
-	t.Run("lvm", func(t *testing.T) {
-		p, _, _ := lvmRig(t)
-		secondObject(t, p, "ext4")
-	})
-	t.Run("btrfs", func(t *testing.T) {
-		p, _ := btrfsRig(t)
-		secondObject(t, p, "")
-	})
+	onBothDrivers(t, secondObject)
 }
 
 func secondObject(t *testing.T, p *plugins, fs string) {
 	c := testutil.Context(t)
-	vol, err := p.ctl.CreateVolume(c, &csi.CreateVolumeRequest{
-		Name: "pvc-live", VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
-		CapacityRange: &csi.CapacityRange{RequiredBytes: 32 * mib}, AccessibilityRequirements: p.topology(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := vol.Volume.VolumeId
+	id := p.newVolume(t, "pvc-live", fs, 32*mib)
 	target := p.target("live")
 	if _, err := p.node.NodePublishVolume(c, &csi.NodePublishVolumeRequest{VolumeId: id, TargetPath: target, VolumeCapability: mountCap(fs)}); err != nil {
 		t.Fatal(err)
@@ -133,6 +119,33 @@ func TestIntegrationInvalidObjectCanBeDeleted(t *testing.T) {
 		return err != nil && client.IgnoreNotFound(err) == nil
 	})
 	wantEvent(t, p, bad.Name, controller.ReasonNothingRemoved)
+}
+
+// onBothDrivers runs f on a fresh LVM rig (ext4 volumes) and a fresh btrfs
+// rig, each as a subtest.
+func onBothDrivers(t *testing.T, f func(t *testing.T, p *plugins, fs string)) {
+	t.Run("lvm", func(t *testing.T) {
+		p, _, _ := lvmRig(t)
+		f(t, p, "ext4")
+	})
+	t.Run("btrfs", func(t *testing.T) {
+		p, _ := btrfsRig(t)
+		f(t, p, "")
+	})
+}
+
+// newVolume creates a filesystem volume of size through CreateVolume and
+// returns its ID.
+func (p *plugins) newVolume(t *testing.T, name, fs string, size int64) string {
+	t.Helper()
+	vol, err := p.ctl.CreateVolume(testutil.Context(t), &csi.CreateVolumeRequest{
+		Name: name, VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)},
+		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, AccessibilityRequirements: p.topology(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vol.Volume.VolumeId
 }
 
 // wantEvent waits for an Event of reason about the LogicalVolume name.
