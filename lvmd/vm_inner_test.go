@@ -373,3 +373,29 @@ func fsBytes(t *testing.T, dir string) int64 {
 	}
 	return int64(st.Blocks) * st.Bsize
 }
+
+// A new volume on extents that held a filesystem shows no filesystem: the
+// node plugin formats a volume only when it finds none, so a leftover
+// superblock would hand the previous tenant's files to the next claim.
+// LVM's activation wipes known signatures of a new LV (lvm.conf's
+// wipe_signatures_when_zeroing_new_lvs and the first 4 KiB zeroed).
+func TestVMRecycledExtentsShowNoFilesystem(t *testing.T) {
+	r := newVMRig(t, vmRigSpec{disks: vmDisks[:1], classes: []config.DeviceClass{{Name: "ssd", Default: true}}})
+	for _, fs := range []string{"ext4", "xfs"} {
+		v := r.create(&api.CreateVolumeRequest{Name: "old" + fs, SizeBytes: 320 * vmMiB})
+		extents := r.lvsField(r.vg+"/old"+fs, "seg_pe_ranges")
+		testutil.Run(t, nil, "mkfs."+fs, "-q", v.Path)
+		if out, err := testutil.RunErr(nil, "blkid", "-p", "-o", "value", "-s", "TYPE", v.Path); err != nil || strings.TrimSpace(out) != fs {
+			t.Fatalf("%s: blkid on the formatted volume = %q, %v", fs, out, err)
+		}
+		r.remove("", "old"+fs)
+		n := r.create(&api.CreateVolumeRequest{Name: "new" + fs, SizeBytes: 320 * vmMiB})
+		if got := r.lvsField(r.vg+"/new"+fs, "seg_pe_ranges"); got != extents {
+			t.Fatalf("%s: the new volume is on %s, not on the old one's extents %s: the test proves nothing", fs, got, extents)
+		}
+		if out, err := testutil.RunErr(nil, "blkid", "-p", n.Path); err == nil || strings.TrimSpace(out) != "" {
+			t.Errorf("%s: a new volume on the extents of a removed %s volume shows a filesystem: %q (%v)", fs, fs, out, err)
+		}
+		r.remove("", "new"+fs)
+	}
+}
