@@ -348,7 +348,17 @@ func (c *Controller) ControllerExpandVolume(ctx context.Context, req *csi.Contro
 		return nil, toStatus(err)
 	}
 	if code := lv.Status.Code; code != "" {
-		return nil, status.Error(codeOf(code), lv.Status.Message)
+		c := codeOf(code)
+		if c == codes.ResourceExhausted {
+			// The node has no room for this size: the CSI spec's answer
+			// is OUT_OF_RANGE (a capacity the plugin cannot give). It is
+			// also what lets Kubernetes recover: csi-resizer takes
+			// RESOURCE_EXHAUSTED for "maybe still in progress" and keeps
+			// retrying the size, and lets the user lower the claim's
+			// request only after an infeasible answer.
+			c = codes.OutOfRange
+		}
+		return nil, status.Error(c, lv.Status.Message)
 	}
 	// A filesystem on an LV must be grown by the node; a btrfs subvolume's
 	// size is its quota limit, which the node already raised.

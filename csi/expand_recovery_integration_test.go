@@ -28,13 +28,15 @@ func expansionRecovers(t *testing.T, p *plugins, fs string) {
 		return p.ctl.ControllerExpandVolume(c, &csi.ControllerExpandVolumeRequest{VolumeId: id,
 			CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: mountCap(fs)})
 	}
-	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("expansion past the node's room: %v, want ResourceExhausted", err)
+	// OutOfRange, not ResourceExhausted: csi-resizer lets the user lower
+	// the request only after an answer it takes as final.
+	if _, err := expand(1 << 40); status.Code(err) != codes.OutOfRange {
+		t.Fatalf("expansion past the node's room: %v, want OutOfRange", err)
 	}
 	wantEvent(t, p, id, controller.ReasonResizeFailed)
 	// The same failing size again fails again (the node is asked again).
-	if _, err := expand(1 << 40); status.Code(err) != codes.ResourceExhausted {
-		t.Errorf("retried expansion past the node's room: %v, want ResourceExhausted", err)
+	if _, err := expand(1 << 40); status.Code(err) != codes.OutOfRange {
+		t.Errorf("retried expansion past the node's room: %v, want OutOfRange", err)
 	}
 	got, err := expand(64 * mib)
 	if err != nil || got.CapacityBytes != 64*mib {
