@@ -237,18 +237,9 @@ func TestChartsSchedulerSampleHTTPSConfig(t *testing.T) {
 		!has("certFile") && !has("certData") || !has("keyFile") && !has("keyData") {
 		t.Errorf("tlsConfig %v: want the extender verified (a CA, serverName) and a client certificate", tc)
 	}
-	values, err := os.ReadFile("topolvm-scheduler/values.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		ListenPort int `json:"listenPort"`
-	}
-	if err := yaml.Unmarshal(values, &v); err != nil {
-		t.Fatal(err)
-	}
+	port := chartListenPort(t)
 	plain, _ := sampleExtender(t, "../scheduler/scheduler-config.yaml")["urlPrefix"].(string)
-	if want := strings.Replace(plain, "http://", "https://", 1); url != want || !strings.HasSuffix(want, ":"+strconv.Itoa(v.ListenPort)) {
+	if want := strings.Replace(plain, "http://", "https://", 1); url != want || !strings.HasSuffix(want, ":"+strconv.Itoa(port)) {
 		t.Errorf("urlPrefix %q, want %q (the plain sample's address, the chart's listenPort)", url, want)
 	}
 }

@@ -95,6 +95,23 @@ func TestChartsSchedulerSampleConfig(t *testing.T) {
 	if cfg.APIVersion != "kubescheduler.config.k8s.io/v1" || cfg.Kind != "KubeSchedulerConfiguration" || len(cfg.Extenders) != 1 {
 		t.Fatalf("not a KubeSchedulerConfiguration with one extender: %+v", cfg)
 	}
+	port := chartListenPort(t)
+	e := cfg.Extenders[0]
+	if !strings.HasSuffix(e.URLPrefix, ":"+strconv.Itoa(port)) {
+		t.Errorf("urlPrefix %q does not use the chart's listenPort %d", e.URLPrefix, port)
+	}
+	names := map[string]bool{}
+	for _, m := range e.ManagedResources {
+		names[m.Name] = m.IgnoredByScheduler
+	}
+	if !names["topolvm.io/capacity"] || !names["topols.io/capacity"] {
+		t.Errorf("managedResources %v: want both drivers' capacity, ignored by the scheduler", names)
+	}
+}
+
+// chartListenPort is the listenPort of the topolvm-scheduler chart's values.
+func chartListenPort(t *testing.T) int {
+	t.Helper()
 	values, err := os.ReadFile("topolvm-scheduler/values.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -105,15 +122,5 @@ func TestChartsSchedulerSampleConfig(t *testing.T) {
 	if err := yaml.Unmarshal(values, &v); err != nil {
 		t.Fatal(err)
 	}
-	e := cfg.Extenders[0]
-	if !strings.HasSuffix(e.URLPrefix, ":"+strconv.Itoa(v.ListenPort)) {
-		t.Errorf("urlPrefix %q does not use the chart's listenPort %d", e.URLPrefix, v.ListenPort)
-	}
-	names := map[string]bool{}
-	for _, m := range e.ManagedResources {
-		names[m.Name] = m.IgnoredByScheduler
-	}
-	if !names["topolvm.io/capacity"] || !names["topols.io/capacity"] {
-		t.Errorf("managedResources %v: want both drivers' capacity, ignored by the scheduler", names)
-	}
+	return v.ListenPort
 }

@@ -102,7 +102,8 @@ func (o *OrphanCollector) Start(ctx context.Context) error {
 	}
 }
 
-// Scan looks once; it returns the orphans it found past their grace.
+// Scan looks once: it records what it sees, and reports or removes the
+// volumes past their grace.
 func (o *OrphanCollector) Scan(ctx context.Context) error {
 	o.init()
 	// The objects are listed before the volumes: an object made after the
@@ -188,7 +189,7 @@ func (o *OrphanCollector) event(kind, action, note string, args ...any) {
 	}
 	// The Node is named by reference: the node plugin may not read Nodes
 	// other than its own, and needs no read for an Event.
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: o.NodeName, UID: ""}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: o.NodeName}}
 	node.APIVersion, node.Kind = "v1", "Node"
 	o.Events.Eventf(node, nil, kind, ReasonOrphanVolume, action, note, args...)
 }
