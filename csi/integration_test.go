@@ -90,10 +90,16 @@ func startPlugins(t testing.TB, d topocsi.Driver, daemon func(*nodeplugin.Option
 	p := &plugins{d: d, c: c, cfg: cfg, kubeletDir: kubeletDir, nodeSock: nodeSock, ctlSock: ctlSock}
 	p.ctl = csi.NewControllerClient(dial(t, ctlSock))
 	p.node = csi.NewNodeClient(dial(t, nodeSock))
-	// Ready when the node has published its capacity.
+	// Ready when the node has published its capacity and the controller,
+	// which reads Nodes from its own cache, sees it: CreateVolume reads
+	// that cache, and the annotation can reach the API server before it.
 	testutil.Eventually(t, "capacity annotation", func() bool {
 		var n corev1.Node
 		return c.Get(context.Background(), client.ObjectKey{Name: nodeName}, &n) == nil && n.Annotations[d.CapacityAnnotation("")] != ""
+	})
+	testutil.Eventually(t, "the controller to see the node's capacity", func() bool {
+		r, err := p.ctl.GetCapacity(context.Background(), &csi.GetCapacityRequest{AccessibleTopology: p.topology().Preferred[0]})
+		return err == nil && r.AvailableCapacity > 0
 	})
 	return p
 }
