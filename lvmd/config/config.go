@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +137,75 @@ type VolumeGroup struct {
 	Wipe []string `json:"wipe,omitempty"`
 	// MinDeviceSize refuses smaller devices; default 1Gi.
 	MinDeviceSize *resource.Quantity `json:"minDeviceSize,omitempty"`
+	// ThinPool, when set, is a thin pool prepare creates in the volume
+	// group once the volume group is there, for thin device classes.
+	ThinPool *PreparedThinPool `json:"thinPool,omitempty"`
+}
+
+// PreparedThinPool declares a thin pool `lvmd prepare` creates.
+type PreparedThinPool struct {
+	Name string `json:"name"`
+	// Size is the pool's data size: a share of the volume group's size
+	// ("80%") or an absolute quantity ("100Gi"). The pool's metadata and
+	// LVM's spare copy of it take room beyond it.
+	Size string `json:"size"`
+	// ChunkSize is the pool's allocation unit (LVM's --chunksize): a
+	// multiple of 64Ki from 64Ki to 1Gi; LVM chooses when unset.
+	ChunkSize *resource.Quantity `json:"chunkSize,omitempty"`
+	// MetadataSize (LVM's --poolmetadatasize), from 2Mi to 15.8Gi; LVM
+	// chooses when unset.
+	MetadataSize *resource.Quantity `json:"metadataSize,omitempty"`
+}
+
+// Limits of a thin pool's chunk and metadata sizes, as lvcreate enforces
+// them; checking them here makes the error a configuration error.
+const (
+	minChunkSize    = 64 << 10
+	maxChunkSize    = 1 << 30
+	minMetadataSize = 2 << 20
+	// maxMetadataSize is LVM's DEFAULT_THIN_POOL_MAX_METADATA_SIZE (15.81 GiB).
+	maxMetadataSize = 16192 << 20
+)
+
+// ParseSize returns the pool's size as a percentage of its volume group
+// (1 to 100) or as bytes; exactly one of the two is non-zero.
+func (p PreparedThinPool) ParseSize() (percent int, bytes int64, err error) {
+	if s, ok := strings.CutSuffix(p.Size, "%"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return 0, 0, fmt.Errorf("%q is not a percentage from 1%% to 100%%", p.Size)
+		}
+		return n, 0, nil
+	}
+	q, err := resource.ParseQuantity(p.Size)
+	if err != nil || q.Sign() <= 0 {
+		return 0, 0, fmt.Errorf("%q is neither a share of the volume group (\"80%%\") nor a positive quantity (\"100Gi\")", p.Size)
+	}
+	return 0, q.Value(), nil
+}
+
+// Validate checks the declaration; every problem is an error naming its
+// field under path.
+func (p PreparedThinPool) Validate(path string) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(path+format, args...)) }
+	if err := lvm.ValidateName(p.Name); err != nil {
+		add(".name: %v", err)
+	}
+	if _, _, err := p.ParseSize(); err != nil {
+		add(".size: %v", err)
+	}
+	if q := p.ChunkSize; q != nil {
+		if v := q.Value(); v < minChunkSize || v > maxChunkSize || v%minChunkSize != 0 {
+			add(".chunkSize: %s is not a multiple of 64Ki from 64Ki to 1Gi", q)
+		}
+	}
+	if q := p.MetadataSize; q != nil {
+		if v := q.Value(); v < minMetadataSize || v > maxMetadataSize {
+			add(".metadataSize: %s is not from 2Mi to 15.8Gi", q)
+		}
+	}
+	return errs
 }
 
 // LoopFile is a sparse file attached to a loop device by prepare.
@@ -285,6 +355,9 @@ func (c *Config) Validate() error {
 			if lf.Path == "" || lf.Size == nil || lf.Size.Sign() <= 0 {
 				add("%s.loopFiles[%d]: path and a positive size are required", p, j)
 			}
+		}
+		if vg.ThinPool != nil {
+			errs = append(errs, vg.ThinPool.Validate(p+".thinPool")...)
 		}
 	}
 	if err := c.Settings.Validate(); err != nil {

@@ -108,3 +108,42 @@ func TestKeysAreCaseSensitive(t *testing.T) {
 		t.Error("socketname accepted for socketName")
 	}
 }
+
+func TestPreparedThinPool(t *testing.T) {
+	const vg = "deviceClasses: [{name: a, volumeGroup: vg, default: true}]\nvolumeGroups: [{name: vg, devices: [/dev/sdb], thinPool: "
+	c, err := Parse([]byte(vg + "{name: pool0, size: 80%, chunkSize: 128Ki, metadataSize: 64Mi}}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid thin pool refused: %v", err)
+	}
+	if pct, b, err := c.VolumeGroups[0].ThinPool.ParseSize(); pct != 80 || b != 0 || err != nil {
+		t.Errorf("80%% parsed as %d%%, %d bytes, %v", pct, b, err)
+	}
+	if pct, b, err := (PreparedThinPool{Size: "10Gi"}).ParseSize(); pct != 0 || b != 10<<30 || err != nil {
+		t.Errorf("10Gi parsed as %d%%, %d bytes, %v", pct, b, err)
+	}
+	for decl, want := range map[string]string{
+		"{size: 50%}":                                   "volumeGroups[0].thinPool.name: volume name is empty",
+		"{name: p_tmeta, size: 50%}":                    `volumeGroups[0].thinPool.name: volume name "p_tmeta" contains "_tmeta"`,
+		"{name: p}":                                     `volumeGroups[0].thinPool.size: "" is neither a share`,
+		"{name: p, size: 0%}":                           `volumeGroups[0].thinPool.size: "0%" is not a percentage from 1% to 100%`,
+		"{name: p, size: 101%}":                         `"101%" is not a percentage from 1% to 100%`,
+		"{name: p, size: half}":                         `"half" is neither a share of the volume group ("80%") nor a positive quantity ("100Gi")`,
+		"{name: p, size: -1Gi}":                         `"-1Gi" is neither a share`,
+		"{name: p, size: 1Gi, chunkSize: 32Ki}":         "volumeGroups[0].thinPool.chunkSize: 32Ki is not a multiple of 64Ki from 64Ki to 1Gi",
+		"{name: p, size: 1Gi, chunkSize: 96Ki}":         "chunkSize: 96Ki is not a multiple of 64Ki",
+		"{name: p, size: 1Gi, metadataSize: 1Mi}":       "volumeGroups[0].thinPool.metadataSize: 1Mi is not from 2Mi to 15.8Gi",
+		"{name: p, size: 1Gi, metadataSize: 16Gi}":      "metadataSize: 16Gi is not from 2Mi to 15.8Gi",
+		"{name: p, size: 1Gi, overprovisionRatio: 2.0}": "unknown field",
+	} {
+		c, err := Parse([]byte(vg + decl + "}]"))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want it to mention %q", decl, err, want)
+		}
+	}
+}
