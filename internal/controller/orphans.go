@@ -59,6 +59,10 @@ type OrphanCollector struct {
 	now      func() time.Time
 }
 
+// OrphanVolumesMetric is the gauge of orphans, labelled node, driver and
+// device_class; the suite's alerting rules read it.
+const OrphanVolumesMetric = "toposuite_orphan_volumes"
+
 // Collector returns the metric of orphans per device class; register it
 // once.
 func (o *OrphanCollector) Collector() prometheus.Collector {
@@ -71,7 +75,7 @@ func (o *OrphanCollector) init() {
 		return
 	}
 	o.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name:        "toposuite_orphan_volumes",
+		Name:        OrphanVolumesMetric,
 		Help:        "Volumes on the node that no LogicalVolume names, past the grace period (left by a killed process or a removed finalizer).",
 		ConstLabels: prometheus.Labels{"node": o.NodeName, "driver": o.Driver.Name},
 	}, []string{"device_class"})

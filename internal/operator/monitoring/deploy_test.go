@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/toposuite/toposuite/btrfsd"
+	"github.com/toposuite/toposuite/internal/controller"
 	"github.com/toposuite/toposuite/lvmd"
 )
 
@@ -29,7 +30,7 @@ func knownMetrics() []string {
 	for _, n := range []string{
 		lvmd.MetricNames.SizeBytes, lvmd.MetricNames.AvailableBytes, lvmd.MetricNames.ThinSizeBytes,
 		lvmd.MetricNames.ThinDataPercent, lvmd.MetricNames.ThinMetadataPercent, lvmd.MetricNames.ThinAvailableBytes,
-		btrfsd.MetricNames.SizeBytes, btrfsd.MetricNames.AvailableBytes,
+		btrfsd.MetricNames.SizeBytes, btrfsd.MetricNames.AvailableBytes, controller.OrphanVolumesMetric,
 	} {
 		if n != "" {
 			known = append(known, n)

@@ -35,26 +35,37 @@ type RuleGroup struct {
 }
 
 // usage is one kind of storage whose use the rules watch: a PromQL
-// expression of its use in percent, and words for the alert.
+// expression of its use in percent, and words for the alert. The
+// expressions read the node plugins' own capacity gauges (lvmd's and
+// btrfsd's, which the node plugins export too), so the alerts work with
+// plain Helm installs as well as with the operator.
 type usage struct {
 	alert, title, what, expr, labels string
 }
 
 var usages = []usage{
-	{"TopoLVMVolumeGroupFull", "Volume group use", "volume group", "100 * (1 - " + NodeVGFreeBytes + " / " + NodeVGSizeBytes + ")",
-		"{{ $labels.volume_group }} on {{ $labels.node }}"},
+	// Thick classes only: a thin class exports the pool's gauges instead,
+	// and its volume group is full by design (the pool holds it all).
+	{"TopoLVMVolumeGroupFull", "Volume group use", "volume group", "100 * (1 - topolvm_volumegroup_available_bytes / topolvm_volumegroup_size_bytes)",
+		"Device class {{ $labels.device_class }} on {{ $labels.node }}"},
 	{"TopoLVMThinPoolDataFull", "Thin pool data use", "thin pool's data", "topolvm_thinpool_data_percent",
-		"{{ $labels.device_class }} on {{ $labels.node }}"},
+		"Device class {{ $labels.device_class }} on {{ $labels.node }}"},
 	{"TopoLVMThinPoolMetadataFull", "Thin pool metadata use", "thin pool's metadata", "topolvm_thinpool_metadata_percent",
-		"{{ $labels.device_class }} on {{ $labels.node }}"},
-	{"TopoLSPoolFull", "btrfs pool use", "btrfs pool", "100 * (1 - " + NodePoolFreeBytes + " / " + NodePoolSizeBytes + ")",
-		"{{ $labels.pool }} on {{ $labels.node }}"},
+		"Device class {{ $labels.device_class }} on {{ $labels.node }}"},
+	{"TopoLSPoolFull", "btrfs pool use", "btrfs pool", "100 * (1 - topols_pool_available_bytes / topols_pool_size_bytes)",
+		"Pool {{ $labels.pool }} on {{ $labels.node }}"},
 }
 
+// OrphanVolumes is the node plugins' gauge of volumes on a node that no
+// LogicalVolume names (internal/controller's orphan collector).
+const OrphanVolumes = "toposuite_orphan_volumes"
+
 // Groups returns the rules at thresholds t: each kind of storage above
-// the warning and the critical percentage, the cluster degraded, a node
-// plugin (or any DaemonSet of the suite) or a controller with pods down,
-// and a node whose agent stopped reporting.
+// the warning and the critical percentage, and volumes left on a node with
+// no object (toposuite.capacity, on the node plugins' metrics); the
+// cluster degraded, a node plugin (or any DaemonSet of the suite) or a
+// controller with pods down, and a node whose agent stopped reporting
+// (toposuite.health, on the operator's metrics: silent without it).
 func Groups(t Thresholds) []RuleGroup {
 	capacity := RuleGroup{Name: "toposuite.capacity"}
 	for _, u := range usages {
@@ -74,6 +85,18 @@ func Groups(t Thresholds) []RuleGroup {
 			})
 		}
 	}
+	capacity.Rules = append(capacity.Rules, Rule{
+		// The collector counts a volume only after its grace period (10
+		// minutes by default): by then no create in flight can explain it.
+		Alert: "TopoSuiteOrphanVolumes", Expr: OrphanVolumes + " > 0", For: "15m",
+		Labels: map[string]string{"severity": "warning"},
+		Annotations: map[string]string{
+			"summary": "Volumes on a node that no LogicalVolume names.",
+			"description": "{{ $value }} volumes of {{ $labels.driver }} in device class {{ $labels.device_class }} on {{ $labels.node }} " +
+				"belong to no LogicalVolume and hold their space; the Node's OrphanVolume events name them. " +
+				"Remove them, or run the node plugin with --orphan-volumes=remove.",
+		},
+	})
 	health := RuleGroup{Name: "toposuite.health", Rules: []Rule{
 		{
 			Alert: "TopoSuiteClusterDegraded", Expr: ClusterDegraded + " == 1", For: "5m",
