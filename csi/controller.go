@@ -27,6 +27,7 @@ type Controller struct {
 	volumes  VolumeStore
 	capacity NodeCapacity
 	locks    keylock.Map
+	events   ClaimEvents // controller_events.go
 }
 
 // NewController returns the Controller service.
@@ -74,8 +75,8 @@ func (c *Controller) params(p map[string]string) (class, options string, err err
 	return p[c.d.Param(ParamDeviceClass)], p[c.d.Param(ParamOptionsClass)], nil
 }
 
-// CreateVolume implements CSI.
-func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+// createVolume implements CSI's CreateVolume (controller_events.go adds Events).
+func (c *Controller) createVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
 	if req.GetName() == "" {
 		return nil, invalid("name is required")
 	}
@@ -321,8 +322,9 @@ func (c *Controller) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequ
 	return &csi.DeleteVolumeResponse{}, nil
 }
 
-// ControllerExpandVolume implements CSI.
-func (c *Controller) ControllerExpandVolume(ctx context.Context, req *csi.ControllerExpandVolumeRequest) (*csi.ControllerExpandVolumeResponse, error) {
+// controllerExpandVolume implements CSI's ControllerExpandVolume
+// (controller_events.go adds Events).
+func (c *Controller) controllerExpandVolume(ctx context.Context, req *csi.ControllerExpandVolumeRequest) (*csi.ControllerExpandVolumeResponse, error) {
 	id := req.GetVolumeId()
 	if id == "" {
 		return nil, invalid("volume ID is required")

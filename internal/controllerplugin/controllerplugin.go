@@ -91,6 +91,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctl := csi.NewController(d, store, controller.NewNodeCapacity(mgr.GetClient(), d))
+	ctl.SetClaimEvents(&controller.ClaimEvents{Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(d.Name + "-controller"),
+		Driver: d, Log: o.Log.WithName("claim-events")})
 	cleanup := &controller.NodeCleanup{Client: mgr.GetClient(), Driver: d, DeleteClaims: o.DeleteClaimsOfDeletedNodes,
 		Log: o.Log.WithName("node-cleanup")}
 	if err := cleanup.SetupWithManager(mgr); err != nil {
