@@ -109,7 +109,26 @@ type DeviceClass struct {
 	StripeSize string `json:"stripeSize,omitempty"`
 	// ThinPool is required for thin classes.
 	ThinPool *ThinPool `json:"thinPool,omitempty"`
+	// WipeOnRemove is what lvmd does to a volume's blocks before it
+	// removes the volume, so that the next volume on those extents does
+	// not show them: WipeNone (the default: a removal's time then never
+	// depends on the volume's size), WipeZero or WipeDiscard; see
+	// docs/lvmd.md, "Wiping removed volumes".
+	WipeOnRemove string `json:"wipeOnRemove,omitempty"`
 }
+
+// Wipe modes (DeviceClass.WipeOnRemove).
+const (
+	// WipeNone leaves the blocks as they are.
+	WipeNone = "none"
+	// WipeZero writes zeros over the volume (the disk's write-zeroes
+	// command when it has one); the blocks stay allocated on the disk.
+	WipeZero = "zero"
+	// WipeDiscard makes the volume read as zeros and lets the disk free
+	// the blocks when it can promise zeros for them, else zeroes them as
+	// WipeZero; a thin volume is discarded (its pool unmaps the blocks).
+	WipeDiscard = "discard"
+)
 
 // ThinPool is the thin pool of a thin class.
 type ThinPool struct {
@@ -248,6 +267,9 @@ func (c *Config) Default() {
 			q := resource.MustParse(DefaultSpare)
 			dc.Spare = &q
 		}
+		if dc.WipeOnRemove == "" {
+			dc.WipeOnRemove = WipeNone
+		}
 	}
 	for i := range c.VolumeGroups {
 		if c.VolumeGroups[i].MinDeviceSize == nil {
@@ -285,6 +307,11 @@ func (c *Config) Validate() error {
 		if dc.Spare != nil && dc.Spare.Sign() < 0 {
 			add("%s.spare: must not be negative", p)
 		}
+		switch dc.WipeOnRemove {
+		case "", WipeNone, WipeZero, WipeDiscard:
+		default:
+			add("%s.wipeOnRemove: %q is not %s, %s or %s", p, dc.WipeOnRemove, WipeDiscard, WipeZero, WipeNone)
+		}
 		switch dc.Type {
 		case TypeThick:
 			if dc.ThinPool != nil {
@@ -314,6 +341,9 @@ func (c *Config) Validate() error {
 			}
 			if dc.Stripes != 0 || dc.StripeSize != "" {
 				add("%s: stripes apply to thick classes only", p)
+			}
+			if dc.WipeOnRemove == WipeZero {
+				add("%s.wipeOnRemove: zero would allocate the whole volume in the thin pool before removing it; use discard (the pool unmaps the blocks) or none", p)
 			}
 		default:
 			add("%s.type: %q is not thick or thin", p, dc.Type)

@@ -71,6 +71,9 @@ func TestBadConfigs(t *testing.T) {
 		"negative shells":     {"lvm: {shell: {processes: -1}}\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "not between 0 and 64"},
 		"profile path":        {"lvm: {shell: {profile: /etc/lvm/profile/x.profile}}\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "a profile name, not a path"},
 		"zero poll":           {"pollInterval: 0s\ndeviceClasses: [{name: a, volumeGroup: vg, default: true}]", "must be positive"},
+		"unknown wipe mode":   {"deviceClasses: [{name: a, volumeGroup: vg, default: true, wipeOnRemove: shred}]", `deviceClasses[0].wipeOnRemove: "shred" is not discard, zero or none`},
+		"wipe mode case":      {"deviceClasses: [{name: a, volumeGroup: vg, default: true, wipeOnRemove: Zero}]", `"Zero" is not discard, zero or none`},
+		"zero wipe on thin":   {"deviceClasses: [{name: a, volumeGroup: vg, default: true, type: thin, wipeOnRemove: zero, thinPool: {name: p, overprovisionRatio: 1}}]", "deviceClasses[0].wipeOnRemove: zero would allocate the whole volume in the thin pool"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
