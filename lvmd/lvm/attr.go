@@ -28,6 +28,10 @@ func (a Attr) Writable() bool { return a[1] == 'w' }
 // bit). In LVM's metadata-only mode the state is 'X' (unknown).
 func (a Attr) Active() bool { return a[4] == 'a' }
 
+// Open reports whether the LV's device is open ('o' in the sixth bit):
+// mounted, or held by a process or another device.
+func (a Attr) Open() bool { return a[5] == 'o' }
+
 // Health returns the reason the LV is not healthy, or "" when it is. It
 // reads the state bit (suspended, invalid snapshot, mapped device present
 // without tables) and the health bit (partial, refresh needed, mismatches,

@@ -197,6 +197,18 @@ func (c *Client) RemoveTagged(ctx context.Context, vg, name string, tags ...stri
 	return bytes.Contains(res.Stdout, []byte("successfully removed")), nil
 }
 
+// DelTag removes tag from vg/name.
+func (c *Client) DelTag(ctx context.Context, vg, name, tag string) error {
+	_, err := c.lvm(ctx, "lvchange", "--deltag", tag, vg+"/"+name)
+	return err
+}
+
+// Activate activates vg/name (its device appears at /dev/<vg>/<name>).
+func (c *Client) Activate(ctx context.Context, vg, name string) error {
+	_, err := c.lvm(ctx, "lvchange", "-ay", vg+"/"+name)
+	return err
+}
+
 func bytesArg(n int64) string { return strconv.FormatInt(n, 10) + "b" }
 
 // ActivationEnabled reports whether LVM's global/activation setting is on.
