@@ -310,3 +310,36 @@ func TestIntegrationPrepareLoopFiles(t *testing.T) {
 		t.Errorf("members = %v", members)
 	}
 }
+
+// The host has no device-mapper, so LVM cannot make a thin pool here: this
+// test plans one (a dry run) on a real volume group; the VM lane creates
+// one for real (lvmd's TestVMPrepareThinPool).
+func TestIntegrationPrepareThinPoolPlan(t *testing.T) {
+	dir := setup(t)
+	a := testutil.LoopDevice(t, dir, 64*mib)
+	r := newRig(t, a)
+	name := testutil.UniqueName("tsprep")
+	r.removeVGAtCleanup(name, a)
+	vg := vgOf(name, a)
+	vg.ThinPool = &config.PreparedThinPool{Name: "pool0", Size: "50%"}
+
+	rep := r.prepare(prepare.Options{DryRun: true}, vg)
+	if tp := rep.VolumeGroups[0].ThinPool; tp == nil || tp.Result != prepare.PoolWouldCreate || tp.SizeBytes != 0 {
+		t.Errorf("dry run before the volume group exists: pool %+v", tp)
+	}
+	vg.ThinPool = nil
+	if rep := r.prepare(prepare.Options{}, vg); rep.VolumeGroups[0].Result != prepare.ResultCreated {
+		t.Fatalf("volume group: %+v", rep.VolumeGroups[0])
+	}
+	vg.ThinPool = &config.PreparedThinPool{Name: "pool0", Size: "50%"}
+	rep = r.prepare(prepare.Options{DryRun: true}, vg)
+	// 64 MiB less LVM's 1 MiB header is 15 extents of 4 MiB; half of 60 MiB
+	// rounded down to extents is 28 MiB.
+	tp := rep.VolumeGroups[0].ThinPool
+	if tp == nil || tp.Result != prepare.PoolWouldCreate || tp.SizeBytes != 28*mib {
+		t.Errorf("dry run on the volume group: pool %+v, want wouldCreate of 28 MiB", tp)
+	}
+	if out := r.env.LVM(t, "lvs", "--noheadings", "-o", "lv_name", name); strings.TrimSpace(out) != "" {
+		t.Errorf("the dry run created %q", out)
+	}
+}

@@ -1,8 +1,10 @@
 // Package prepare builds the volume groups that lvmd's configuration
 // declares (volumeGroups) from block devices and, for development, loop
-// files: it creates a missing volume group, extends an existing one with
-// newly declared devices and leaves what is already right alone, so that
-// running it again changes nothing.
+// files, and the thin pool declared in each: it creates a missing volume
+// group or pool, extends an existing volume group with newly declared
+// devices and leaves what is already right alone, so that running it again
+// changes nothing. An existing pool of another size is reported, never
+// resized.
 //
 // It refuses, with the reason, any device that is not blank (a filesystem,
 // a partition table or another signature), is mounted or used by another
@@ -58,10 +60,16 @@ func (p *Preparer) Prepare(ctx context.Context, vgs []config.VolumeGroup, o Opti
 	var errs []error
 	for _, vg := range vgs {
 		r, err := p.prepareVG(ctx, vg, o, claimed)
-		rep.VolumeGroups = append(rep.VolumeGroups, r)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume group %s: %w", vg.Name, err))
 		}
+		if vg.ThinPool != nil {
+			r.ThinPool, err = p.preparePool(ctx, vg, r.Result, o.DryRun)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("volume group %s: %w", vg.Name, err))
+			}
+		}
+		rep.VolumeGroups = append(rep.VolumeGroups, r)
 	}
 	return rep, errors.Join(errs...)
 }

@@ -41,6 +41,8 @@ type VGReport struct {
 	Message string         `json:"message,omitempty"`
 	Error   string         `json:"error,omitempty"`
 	Devices []DeviceReport `json:"devices"`
+	// ThinPool is the outcome for the declared thin pool, if any.
+	ThinPool *ThinPoolReport `json:"thinPool,omitempty"`
 }
 
 // DeviceReport is the outcome for one device.
@@ -67,7 +69,8 @@ func (d DeviceReport) name() string {
 	return d.Device
 }
 
-// Refusals returns "vg: device: reason" for every refused device.
+// Refusals returns "vg: device: reason" for every refused device, and
+// "vg: thin pool name: reason" for a refused pool.
 func (r *Report) Refusals() []string {
 	var out []string
 	for _, vg := range r.VolumeGroups {
@@ -76,23 +79,44 @@ func (r *Report) Refusals() []string {
 				out = append(out, fmt.Sprintf("%s: %s: %s", vg.Name, d.name(), d.Reason))
 			}
 		}
+		if tp := vg.ThinPool; tp != nil && tp.Result == PoolRefused {
+			out = append(out, fmt.Sprintf("%s: thin pool %s: %s", vg.Name, tp.Name, tp.Message))
+		}
 	}
 	return out
 }
 
-// Err returns nil when every declared device could be used, or an error
-// (storage.ErrPrecondition) that lists each refusal and its reason.
+// Err returns nil when every declared device and thin pool could be used,
+// or an error (storage.ErrPrecondition) that lists each refusal and its
+// reason.
 func (r *Report) Err() error {
 	refused := r.Refusals()
 	if len(refused) == 0 {
 		return nil
 	}
-	noun := "device was"
-	if len(refused) > 1 {
-		noun = "devices were"
+	pools := 0
+	for _, vg := range r.VolumeGroups {
+		if vg.ThinPool != nil && vg.ThinPool.Result == PoolRefused {
+			pools++
+		}
 	}
-	return storage.Errorf(storage.ErrPrecondition, "%d %s refused, and the volume groups using them were left unchanged:\n  %s",
-		len(refused), noun, strings.Join(refused, "\n  "))
+	var what string
+	switch devices := len(refused) - pools; {
+	case pools == 0:
+		what = count(devices, "device") + " " + were(devices) + " refused, and the volume groups using them were left unchanged"
+	case devices == 0:
+		what = count(pools, "thin pool") + " " + were(pools) + " refused and left as found"
+	default:
+		what = count(devices, "device") + " and " + count(pools, "thin pool") + " were refused, and left unchanged"
+	}
+	return storage.Errorf(storage.ErrPrecondition, "%s:\n  %s", what, strings.Join(refused, "\n  "))
+}
+
+func were(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 // Log writes the report as log lines: one per volume group and one per
@@ -120,6 +144,17 @@ func (r *Report) Log(log logr.Logger) {
 				log.Error(nil, "device refused", kv...)
 			} else {
 				log.Info("device", kv...)
+			}
+		}
+		if tp := vg.ThinPool; tp != nil {
+			kv := []any{"volumeGroup", vg.Name, "thinPool", tp.Name, "result", tp.Result, "sizeBytes", tp.SizeBytes}
+			switch {
+			case tp.Error != "":
+				log.Error(nil, "thin pool failed", append(kv, "error", tp.Error)...)
+			case tp.Result == PoolRefused || tp.Result == PoolDiffers:
+				log.Error(nil, "thin pool not as declared", append(kv, "message", tp.Message)...)
+			default:
+				log.Info("thin pool", append(kv, "message", tp.Message)...)
 			}
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
-// Validate checks the volumeGroups part of a configuration, which is all
-// prepare needs: it does not check device classes, whose volume groups are
+// Validate checks the volumeGroups part of a configuration (their thin
+// pools too), which is all prepare needs: it does not check device classes, whose volume groups are
 // what prepare creates. Every problem is reported, one per line.
 func Validate(vgs []config.VolumeGroup) error {
 	var errs []error
@@ -73,6 +73,9 @@ func Validate(vgs []config.VolumeGroup) error {
 		}
 		if vg.MinDeviceSize != nil && vg.MinDeviceSize.Sign() < 0 {
 			add("%s.minDeviceSize: must not be negative", p)
+		}
+		if vg.ThinPool != nil {
+			errs = append(errs, vg.ThinPool.Validate(p+".thinPool")...)
 		}
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,7 @@ import (
 func TestValidate(t *testing.T) {
 	good := []config.VolumeGroup{
 		{Name: "vg1", Devices: []string{"/dev/sdb", "/dev/disk/by-id/nvme-x"}, Wipe: []string{"/dev/sdb"}},
+		{Name: "vg3", Devices: []string{"/dev/sdc"}, ThinPool: &config.PreparedThinPool{Name: "pool0", Size: "90%", ChunkSize: quantity("64Ki"), MetadataSize: quantity("1Gi")}},
 		{Name: "vg2", LoopFiles: []config.LoopFile{{Path: "/var/lib/lvmd/d0.img", Size: quantity("1Gi")}}, Wipe: []string{"/var/lib/lvmd/d0.img"}},
 	}
 	if err := Validate(good); err != nil {
@@ -34,6 +35,12 @@ func TestValidate(t *testing.T) {
 			`volumeGroups[0].wipe[0]: "/dev/sdc" is not one of this volume group's devices or loop files`},
 		{"wipe names another VG's device", []config.VolumeGroup{{Name: "a", Devices: []string{"/dev/sdb"}}, {Name: "b", Devices: []string{"/dev/sdc"}, Wipe: []string{"/dev/sdb"}}},
 			`volumeGroups[1].wipe[0]: "/dev/sdb" is not one of this volume group's devices`},
+		{"thin pool without a size", []config.VolumeGroup{{Name: "vg", Devices: []string{"/dev/sdb"}, ThinPool: &config.PreparedThinPool{Name: "pool0"}}},
+			`volumeGroups[0].thinPool.size: "" is neither a share of the volume group ("80%") nor a positive quantity ("100Gi")`},
+		{"thin pool with a bad name and chunk", []config.VolumeGroup{{Name: "vg", Devices: []string{"/dev/sdb"},
+			ThinPool: &config.PreparedThinPool{Name: "-p", Size: "50%", ChunkSize: quantity("100Ki")}}},
+			"volumeGroups[0].thinPool.name: volume name \"-p\" may only contain letters, digits and + _ . - and must not start with -\n" +
+				"volumeGroups[0].thinPool.chunkSize: 100Ki is not a multiple of 64Ki from 64Ki to 1Gi"},
 		{"negative minimum", []config.VolumeGroup{{Name: "vg", Devices: []string{"/dev/sdb"}, MinDeviceSize: quantity("-1")}}, "volumeGroups[0].minDeviceSize: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
