@@ -82,6 +82,14 @@ bench: deps tools-e2e bench-cluster ## Benchmarks against the raw tools, through
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
 	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/... ./scheduler/...
 
+# Volumes-per-node sizes of make bench-scale (ascending; each grows the last).
+SCALE_SIZES ?= 10,100,1000,5000
+.PHONY: bench-scale
+bench-scale: deps ## lvmd and btrfsd with SCALE_SIZES existing volumes: create/remove latency, idle CPU, RSS, out-of-band change to Watch, restart (root; long).
+	@echo ">> volumes per node: lvmd (metadata-only VG) and btrfsd (loop-backed pool) at $(SCALE_SIZES) volumes"
+	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
+	  TOPOSUITE_SCALE_SIZES='$(SCALE_SIZES)' $(GO) test -count=1 -tags integration -run '^$$' -bench BenchmarkScaleVolumes -benchtime 1x -timeout 3h ./btrfsd/ ./lvmd/
+
 # BENCH_CLUSTER picks sub-benchmarks, e.g. 'Provisioning/kcm-raised/lvm'.
 BENCH_CLUSTER_TIMEOUT ?= 60m
 .PHONY: bench-cluster

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 )
 
@@ -70,8 +71,11 @@ func Qgroups(sysfsRoot, fsid string) (map[uint64]Qgroup, error) {
 			continue
 		}
 		q, err := readQgroup(filepath.Join(dir, e.Name()), id)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted while we read
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV) {
+			// Deleted while we read: the directory goes (ENOENT), or a
+			// file opened just before reads ENODEV (seen polling 5,000
+			// subvolumes while others were being deleted).
+			continue
 		}
 		if err != nil {
 			return nil, err
