@@ -7,7 +7,8 @@
 # Output in $TOPOSUITE_VM_DIR (default ~/.cache/toposuite/vm):
 #   vmlinuz         bookworm's cloud kernel (linux-image-cloud-amd64)
 #   initramfs.img   a newc cpio archive: busybox, lvm, thin_check & co, the
-#                   mkfs/mount tools, the dm/raid/virtio/loop/xfs modules,
+#                   mkfs/mount tools (ext4, xfs, btrfs), the
+#                   dm/raid/virtio/loop/xfs/btrfs/virtio_net modules,
 #                   lvm.conf and /init (e2e/vm/init)
 #   stamp           hash of this script and of init; a different hash rebuilds
 #
@@ -34,7 +35,7 @@ start=$SECONDS
 # --- Debian packages on the host -------------------------------------------
 # qemu runs the VM; busybox-static is the guest's userland; kmod runs depmod;
 # cpio packs the initramfs; the others provide the tools copied into it.
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio lvm2 xfsprogs e2fsprogs util-linux)
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio lvm2 xfsprogs e2fsprogs btrfs-progs util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
 	[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
@@ -116,7 +117,7 @@ for f in /usr/sbin/*; do
 	[[ -L $f && $(readlink "$f") == lvm ]] && ln -s lvm "$root/usr/sbin/$(basename "$f")"
 done
 copy_bin /usr/sbin/dmsetup
-for p in mke2fs resize2fs e2fsck mkfs.xfs xfs_growfs blkid wipefs blkdiscard losetup blockdev; do
+for p in mke2fs resize2fs e2fsck mkfs.xfs xfs_growfs mkfs.btrfs btrfs blkid wipefs blkdiscard losetup blockdev; do
 	copy_bin "$(command -v "$p")" "/usr/sbin/$p"
 done
 # Tests parse GNU df's --output, which busybox's df lacks.
@@ -163,8 +164,10 @@ unsign() {
 
 MODULES=(virtio_pci virtio_blk loop dm_mod dm_thin_pool dm_snapshot dm_mirror dm_raid raid1 raid10 raid456)
 # Packed, not loaded at boot: xfs takes seconds to load under TCG, and the
-# kernel loads it through /sbin/modprobe when xfs is first mounted.
-LAZY_MODULES=(xfs)
+# kernel loads it through /sbin/modprobe when xfs (or btrfs) is first
+# mounted. virtio_net is loaded by init only when the harness gives the VM
+# a network (toposuite.net=1), so that boots without one stay as fast.
+LAZY_MODULES=(xfs btrfs virtio_net)
 depmod -b "$work/kernel" "$kver"
 log "initramfs: modules of $kver"
 for m in "${MODULES[@]}" "${LAZY_MODULES[@]}"; do

@@ -45,6 +45,19 @@ func requireAssets(t testing.TB) assets {
 	return a
 }
 
+// Require skips the calling test when it runs in the guest (the host
+// side's test binary is the guest's too) or when the lane is not to run
+// here (TOPOSUITE_VM_SKIP, missing assets: see requireAssets). Host sides
+// call it before starting what the guest needs, RunGoTest calls it anyway.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Getenv("TOPOSUITE_IN_VM") != "" {
+		t.Skip("this is the guest")
+	}
+	skipIfAsked(t)
+	requireAssets(t)
+}
+
 func findAssets() (assets, error) {
 	dir := Dir()
 	a := assets{kernel: filepath.Join(dir, "vmlinuz"), initramfs: filepath.Join(dir, "initramfs.img")}

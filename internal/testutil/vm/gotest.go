@@ -38,13 +38,12 @@ var outcomeRE = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+)`)
 // CGO_ENABLED=0, runs the tests matching run in the VM with -test.v, and
 // fails the test, with the VM's console attached, when a test in the VM
 // fails, the binary exits non-zero or no test passed. Progress (which test
-// runs, each outcome) goes to t.Log as it comes.
+// runs, each outcome) goes to t.Log as it comes, and the names of the tests
+// that passed and were skipped at the end. In the guest itself (the same
+// test binary runs there) it skips the calling test.
 func RunGoTest(t *testing.T, pkg, run string, o GoTestOptions) GoTestResult {
 	t.Helper()
-	skipIfAsked(t)
-	if _, err := findAssets(); err != nil {
-		requireAssets(t) // skips or fails with the reason, before a long build
-	}
+	Require(t) // before a long build
 	bin := filepath.Join(t.TempDir(), "pkg.test")
 	buildStart := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -102,6 +101,10 @@ func RunGoTest(t *testing.T, pkg, run string, o GoTestOptions) GoTestResult {
 	}
 	t.Logf("VM lane: boot %v, whole run %v; %d passed, %d failed, %d skipped",
 		r.Boot.Round(100*time.Millisecond), r.Elapsed.Round(100*time.Millisecond), len(r.Passed), len(r.Failed), len(r.Skipped))
+	t.Logf("in the VM: passed %s", strings.Join(r.Passed, " "))
+	if len(r.Skipped) > 0 {
+		t.Logf("in the VM: skipped %s", strings.Join(r.Skipped, " "))
+	}
 	var why []string
 	if r.ExitCode != 0 {
 		why = append(why, fmt.Sprintf("the test binary exited %d", r.ExitCode))

@@ -43,6 +43,10 @@ type Options struct {
 	// Command is the shell script the guest runs (as /toposuite/run, with
 	// /bin/sh); its exit status is the Result's.
 	Command string
+	// Network gives the guest qemu's user network: it is 10.0.2.15 and
+	// reaches the host's loopback at HostAddr (an API server on the host,
+	// say). Off by default: the NIC's driver costs boot time.
+	Network bool
 	// Timeout bounds the whole boot (default 10 min), and is cut so that
 	// the VM is gone before the test binary's own -timeout.
 	Timeout time.Duration
@@ -99,14 +103,22 @@ func Run(t testing.TB, opts Options) Result {
 		"-accel", "tcg", "-cpu", "max", // KVM does not work on these machines
 		"-m", strconv.Itoa(opts.MemoryMiB), "-smp", strconv.Itoa(opts.CPUs),
 		// The serial console goes to a file, read while the VM runs; no
-		// display, monitor or network.
-		"-display", "none", "-monitor", "none", "-nic", "none",
+		// display or monitor.
+		"-display", "none", "-monitor", "none",
 		"-serial", "file:" + filepath.Join(dir, "console.log"),
 		"-no-reboot", // a guest panic or reboot ends qemu
 		"-kernel", a.kernel, "-initrd", initrd,
-		"-append", fmt.Sprintf("console=ttyS0 panic=-1 quiet toposuite.disks=%d toposuite.timeout=%d",
-			opts.Disks, int(timeout.Seconds())),
 	}
+	cmdline := fmt.Sprintf("console=ttyS0 panic=-1 quiet toposuite.disks=%d toposuite.timeout=%d", opts.Disks, int(timeout.Seconds()))
+	if opts.Network {
+		// romfile= : the kernel is booted directly, so the NIC needs no
+		// boot ROM (and Debian's qemu may lack it).
+		args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=")
+		cmdline += " toposuite.net=1"
+	} else {
+		args = append(args, "-nic", "none")
+	}
+	args = append(args, "-append", cmdline)
 	for i := range opts.Disks {
 		disk := filepath.Join(dir, fmt.Sprintf("disk%d.img", i))
 		if err := os.WriteFile(disk, nil, 0o600); err != nil {
