@@ -28,6 +28,9 @@ import (
 	"github.com/toposuite/toposuite/lvmd/lvm"
 )
 
+// lvmdTagPrefix starts every tag lvmd sets (config.OwnerTag too).
+const lvmdTagPrefix = "toposuite.io/"
+
 // classTagPrefix + class name is the tag recording an LV's device class.
 const classTagPrefix = "toposuite.io/class="
 
@@ -252,7 +255,8 @@ func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
 		OwnerUID:  ownerOf(lv),
 	}
 	for _, t := range lv.Tags {
-		if t != config.OwnerTag && !strings.HasPrefix(t, classTagPrefix) && !strings.HasPrefix(t, ownerTagPrefix) && !strings.HasPrefix(t, optionsTagPrefix) {
+		// lvmd's own tags are its bookkeeping, not the volume's.
+		if !strings.HasPrefix(t, lvmdTagPrefix) {
 			v.Tags = append(v.Tags, t)
 		}
 	}
@@ -266,6 +270,9 @@ func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
 	}
 	if msg := lv.Attr.Health(); msg != "" {
 		v.Health, v.HealthMessage = storage.HealthAbnormal, msg
+	}
+	if lv.HasTag(copyingTag) {
+		v.Health, v.HealthMessage = storage.HealthAbnormal, "incomplete: the copy of its source has not finished (creating the volume again redoes it)"
 	}
 	if lv.Attr.VolumeType() == 'V' && lv.DataPercent >= 0 {
 		used := int64(float64(lv.Size) * lv.DataPercent / 100)

@@ -57,12 +57,18 @@ func report(t *testing.T) string {
 
 func newScripted(t *testing.T, steps ...exectest.Step) (*Backend, *exectest.Script) {
 	t.Helper()
+	return newScriptedWith(t, testConfig(), steps...)
+}
+
+// newScriptedWith is newScripted with another config than testConfig.
+func newScriptedWith(t *testing.T, cfg *config.Config, steps ...exectest.Step) (*Backend, *exectest.Script) {
+	t.Helper()
 	s := exectest.New(t,
 		exectest.Step{Cmd: activationCmd, Stdout: "activation=1\n"},
 		exectest.Step{Cmd: reportCmd, Stdout: report(t)},
 	)
 	s.Add(steps...)
-	b, err := New(context.Background(), testConfig(), lvm.New(s, "lvm"), nil, logr.Discard())
+	b, err := New(context.Background(), cfg, lvm.New(s, "lvm"), nil, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,39 +81,49 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 		}
 		return storage.Volume{}, storage.Errorf(storage.ErrNoSpace, "class %q has %d bytes available, the volume needs %d", c.Name, max(0, b.available(c)), p.footprint)
 	}
-	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: req.Name, SizeBytes: p.size, Options: p.options, Tags: tags(c, req.OwnerUID)}
-	switch {
-	case c.thin():
-		args.ThinPool = c.ThinPool.Name
-	case req.OptionsClass != "":
-		// The options class is the whole layout: the class's own stripes
-		// would contradict it (LVM refuses -i with --type=raid1).
-		args.Tags = append(args.Tags, optionsTagPrefix+req.OptionsClass)
-	default:
-		args.Stripes, args.StripeSize = c.Stripes, c.StripeSize
+	path, err := b.make(ctx, c, key, req.Name, p, req.OptionsClass, tags(c, req.OwnerUID))
+	if errors.Is(err, storage.ErrExists) {
+		return b.existing(ctx, c, req.Name, p.size, req.OwnerUID)
 	}
-	err = b.create(ctx, args)
 	if err != nil {
-		b.settle(c, p.footprint, key, nil)
-		if errors.Is(err, storage.ErrExists) {
-			return b.existing(ctx, c, req.Name, p.size, req.OwnerUID)
-		}
 		return storage.Volume{}, err
-	}
-	b.settle(c, p.footprint, key, &lvState{footprint: p.footprint, poolKey: c.poolKey()})
-	path := b.path(c, req.Name)
-	if b.dev != nil {
-		if path, err = b.dev.ActivateNew(ctx, c.VolumeGroup, req.Name); err != nil {
-			// A volume without a device is of no use: take it back.
-			if _, rerr := b.lvm.RemoveTagged(ctx, c.VolumeGroup, req.Name, classTagPrefix+c.Name); rerr == nil {
-				b.forget(key)
-			}
-			return storage.Volume{}, fmt.Errorf("development activation of %s: %w", key, err)
-		}
 	}
 	return storage.Volume{
 		Name: req.Name, Class: c.Name, SizeBytes: p.size, Path: path, Health: storage.HealthHealthy, OwnerUID: req.OwnerUID,
 	}, nil
+}
+
+// make creates vg/name as planned, with p.footprint reserved already
+// (the reservation is settled here), and returns its device.
+func (b *Backend) make(ctx context.Context, c *class, key, name string, p plan, optionsClass string, tags []string) (string, error) {
+	args := lvm.CreateArgs{VG: c.VolumeGroup, Name: name, SizeBytes: p.size, Options: p.options, Tags: tags}
+	switch {
+	case c.thin():
+		args.ThinPool = c.ThinPool.Name
+	case optionsClass != "":
+		// The options class is the whole layout: the class's own stripes
+		// would contradict it (LVM refuses -i with --type=raid1).
+		args.Tags = append(args.Tags, optionsTagPrefix+optionsClass)
+	default:
+		args.Stripes, args.StripeSize = c.Stripes, c.StripeSize
+	}
+	if err := b.create(ctx, args); err != nil {
+		b.settle(c, p.footprint, key, nil)
+		return "", err
+	}
+	b.settle(c, p.footprint, key, &lvState{footprint: p.footprint, poolKey: c.poolKey()})
+	path := b.path(c, name)
+	if b.dev != nil {
+		var err error
+		if path, err = b.dev.ActivateNew(ctx, c.VolumeGroup, name); err != nil {
+			// A volume without a device is of no use: take it back.
+			if _, rerr := b.lvm.RemoveTagged(ctx, c.VolumeGroup, name, classTagPrefix+c.Name); rerr == nil {
+				b.forget(key)
+			}
+			return "", fmt.Errorf("development activation of %s: %w", key, err)
+		}
+	}
+	return path, nil
 }
 
 // create runs lvcreate. With the development activation, a plain linear
@@ -185,6 +195,9 @@ func (b *Backend) existing(ctx context.Context, c *class, name string, size int6
 	if lv.Size != size {
 		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists with size %d, not %d", name, lv.Size, size)
 	}
+	if lv.HasTag(copyingTag) {
+		return storage.Volume{}, storage.Errorf(storage.ErrExists, "volume %q exists: an unfinished copy of a snapshot", name)
+	}
 	return b.withDevPath(ctx, c, b.toVolume(c, lv)), nil
 }
 
@@ -217,15 +230,19 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 	}
 	key := c.VolumeGroup + "/" + req.Name
 	defer b.locks.Lock(key)()
-	defer b.changing()()
 
 	src, err := b.owned(ctx, c, req.Source)
 	if err != nil {
 		return storage.Volume{}, fmt.Errorf("snapshot source: %w", err)
 	}
 	if src.Origin != "" && !c.thin() {
-		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is a thick snapshot; LVM cannot snapshot it", req.Source)
+		if req.ReadOnly {
+			return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "volume %q is a thick snapshot; LVM cannot snapshot it (restore it into a volume, and snapshot that)", req.Source)
+		}
+		// LVM cannot snapshot a thick snapshot: the new volume is a copy.
+		return b.restoreCopy(ctx, c, key, req, src)
 	}
+	defer b.changing()()
 	if lv, err := b.lvm.LV(ctx, c.VolumeGroup, req.Name); err == nil {
 		return b.sameSnapshot(c, lv, req, src)
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -430,9 +447,13 @@ func (b *Backend) RemoveVolume(ctx context.Context, className, name string, clai
 	return err
 }
 
-// removeTagged removes vg/name if it carries all tags, its development
-// device first. A missing volume is not an error.
+// removeTagged removes vg/name if it carries all tags, wiping its blocks
+// (the class's wipeOnRemove) and taking its development device first. A
+// missing volume is not an error.
 func (b *Backend) removeTagged(ctx context.Context, c *class, key, name string, tags []string) (bool, error) {
+	if err := b.wipeBeforeRemoval(ctx, c, name, tags); err != nil {
+		return false, err
+	}
 	deactivated := func(bool) {}
 	if b.dev != nil {
 		// Only a volume with these tags loses its device: the tags are
