@@ -30,6 +30,11 @@ const copyingTag = "toposuite.io/copying"
 // lock (key) is held; src's is not: LVM refuses to remove a device that
 // is open, as src's is during the copy.
 func (b *Backend) restoreCopy(ctx context.Context, c *class, key string, req storage.SnapshotRequest, src lvm.LV) (storage.Volume, error) {
+	if msg := src.Attr.Health(); msg != "" {
+		// An overflowed snapshot (its copy-on-write space filled up)
+		// reads as I/O errors: there is nothing to restore.
+		return storage.Volume{}, storage.Errorf(storage.ErrPrecondition, "snapshot %q cannot be restored: %s", src.Name, msg)
+	}
 	srcSize := src.OriginSize
 	if srcSize <= 0 {
 		return storage.Volume{}, fmt.Errorf("snapshot %q: LVM reports no origin size", src.Name)

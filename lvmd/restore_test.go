@@ -37,6 +37,12 @@ func TestRestoreOfThickSnapshotRefusesWhatCannotBe(t *testing.T) {
 	if !errors.Is(err, storage.ErrPrecondition) {
 		t.Errorf("read-only snapshot of a thick snapshot: %v, want ErrPrecondition", err)
 	}
+	invalid := strings.Replace(lvsSnap1, "swi-a-s---", "swi-I-s---", 1)
+	s.Add(lvsStep("snap1", invalid))
+	_, err = b.CreateSnapshot(ctx, storage.SnapshotRequest{Name: "fromlost", Class: "ssd", Source: "snap1"})
+	if !errors.Is(err, storage.ErrPrecondition) || !strings.Contains(err.Error(), "invalid snapshot") {
+		t.Errorf("restore of an overflowed snapshot: %v, want ErrPrecondition naming it invalid", err)
+	}
 	if calls := exectest.Lines(s.Calls()); strings.Contains(calls, "lvcreate") {
 		t.Errorf("a refused restore ran lvcreate:\n%s", calls)
 	}
