@@ -68,6 +68,9 @@ type CapacityPublisher struct {
 	// without the last write, since the cache may not have seen that write
 	// yet; nil means Client.
 	APIReader client.Reader
+	// Alerts, when set, is shown every capacity read, for the Node's
+	// Events about missing or almost full storage.
+	Alerts *CapacityAlerts
 
 	// now is the clock revisions start from; nil means time.Now.
 	now func() time.Time
@@ -371,6 +374,9 @@ func (p *CapacityPublisher) writeLocked(ctx context.Context, mode writeMode) (in
 	p.mu.Lock()
 	p.last = msg
 	p.mu.Unlock()
+	if p.Alerts != nil {
+		p.Alerts.Observe(&node, msg)
+	}
 	want := Annotations(p.Driver, msg)
 	same := p.written != nil && maps.Equal(want, p.written) && node.UID == p.writtenTo
 	var skip bool

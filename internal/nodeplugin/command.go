@@ -63,6 +63,7 @@ func NewCommand(b Binary) *cobra.Command {
 			DaemonSocket:            socket, MetricsAddress: f.MetricsAddress, HealthAddress: f.HealthAddress, RestConfig: rc, Log: l,
 			Publisher: b.Publisher(), MetricNames: b.MetricNames,
 			Orphans: f.Orphans, OrphanGrace: f.OrphanGrace,
+			FreeAlertPercent: f.FreeAlertPercent, ThinPoolAlertPercent: f.ThinPoolAlertPercent,
 		}
 		if conf != "" {
 			if o.Embedded, err = b.Embed(conf, l.WithName(b.Daemon)); err != nil {

@@ -27,6 +27,9 @@ type Flags struct {
 	Orphans     string
 	OrphanGrace time.Duration
 	Kube        cli.KubeFlags
+
+	// FreeAlertPercent, ThinPoolAlertPercent: see Options.
+	FreeAlertPercent, ThinPoolAlertPercent float64
 }
 
 // Register adds the flags with the driver's defaults.
@@ -40,6 +43,8 @@ func (f *Flags) Register(fs *pflag.FlagSet, driver string) {
 	fs.StringVar(&f.HealthAddress, "health-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.StringVar(&f.Orphans, "orphan-volumes", controller.OrphansReport, "what to do with a volume on this node that no LogicalVolume names, once --orphan-grace has passed: report (a metric and an Event on the Node), remove, or off")
 	fs.DurationVar(&f.OrphanGrace, "orphan-grace", 10*time.Minute, "how long a volume must stay without a LogicalVolume before it counts as an orphan")
+	fs.Float64Var(&f.FreeAlertPercent, "free-alert-percent", controller.DefaultFreeAlertPercent, "record a StorageAlmostFull Event on the Node when a device class has less room left than this percentage of its size")
+	fs.Float64Var(&f.ThinPoolAlertPercent, "thin-pool-alert-percent", controller.DefaultThinPoolAlertPercent, "record a ThinPoolAlmostFull Event on the Node when a thin pool's data or metadata reaches this percentage")
 	f.Kube.Register(fs)
 }
 
@@ -55,6 +60,9 @@ func (f *Flags) Check() error {
 	}
 	if f.OrphanGrace < time.Minute && f.Orphans != "off" {
 		return fmt.Errorf("--orphan-grace must be at least 1m (a volume being made or deleted right now must never count as an orphan), not %s", f.OrphanGrace)
+	}
+	if f.FreeAlertPercent <= 0 || f.FreeAlertPercent >= 100 || f.ThinPoolAlertPercent <= 0 || f.ThinPoolAlertPercent > 100 {
+		return fmt.Errorf("--free-alert-percent must be in (0, 100) and --thin-pool-alert-percent in (0, 100], not %v and %v", f.FreeAlertPercent, f.ThinPoolAlertPercent)
 	}
 	return nil
 }

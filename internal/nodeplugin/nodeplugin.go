@@ -66,6 +66,11 @@ type Options struct {
 	OrphanGrace, OrphanInterval time.Duration
 	RestConfig                  *rest.Config
 	Log                         logr.Logger
+
+	// FreeAlertPercent and ThinPoolAlertPercent are the thresholds of the
+	// Node's Events about almost full storage (controller.CapacityAlerts;
+	// 0 for the defaults).
+	FreeAlertPercent, ThinPoolAlertPercent float64
 }
 
 // Run runs the node plugin until ctx ends.
@@ -110,6 +115,8 @@ func Run(ctx context.Context, o Options) error {
 	pub := &controller.CapacityPublisher{
 		Client: mgr.GetClient(), Nodes: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 		Daemon: daemonClient, Driver: o.Driver, NodeName: o.NodeName, Log: o.Log.WithName("capacity"),
+		Alerts: &controller.CapacityAlerts{Recorder: mgr.GetEventRecorder(o.Driver.Name + "-node"),
+			FreePercent: o.FreeAlertPercent, ThinPoolPercent: o.ThinPoolAlertPercent},
 	}
 	if err := mgr.Add(pub); err != nil {
 		return err
