@@ -28,26 +28,12 @@ import (
 // (as a lost disk takes it) gives StorageMissing, and back, StorageRecovered.
 // Each state change gives one Event, not one per capacity read.
 func TestIntegrationNodeCapacityEvents(t *testing.T) {
-	testutil.RequireRoot(t)
-	testutil.RequireTools(t, "lvm")
-	dev := testutil.LoopDevice(t, testutil.Dir(t), 1<<30)
-	env := testutil.NewLVMEnv(t, dev)
-	vg := testutil.UniqueName("alertvg")
-	env.VG(t, vg, dev)
-	zero := resource.MustParse("0")
-	cfg := &lvmconfig.Config{
-		LVM:           lvmconfig.LVMSettings{Path: "lvm", Env: env.EnvMap()},
-		Activation:    lvmconfig.ActivationLVM, // metadata only here: no LV needs a device
-		DeviceClasses: []lvmconfig.DeviceClass{{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero}},
-	}
-	cfg.Default()
+	env, vg, start := lvmdOnLoop(t, "alertvg")
 	const node = "node-1"
 	d := csi.LVMDriver("topolvm.io")
 	rest, c := testutil.APIServer(t)
 	testutil.Node(t, c, node)
-	runNodePlugin(t, rest, d, node, func(ctx context.Context) (*daemon.Instance, error) {
-		return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
-	})
+	runNodePlugin(t, rest, d, node, start)
 	ctx := testutil.Context(t)
 	var no corev1.Node
 	testutil.Eventually(t, "the capacity annotations", func() bool {
@@ -115,4 +101,29 @@ func TestIntegrationNodeCapacityEvents(t *testing.T) {
 	env.LVM(t, "vgrename", moved, vg)
 	renamed = false
 	want(controller.ReasonStorageRecovered, 2, corev1.EventTypeNormal, "(was StorageMissing)")
+}
+
+// lvmdOnLoop makes a 1 GiB volume group (named from prefix) on a loop
+// device and returns its LVM environment, its name and the start of an
+// lvmd with one default class "ssd" on it, without spare space. LVM's own
+// activation: in this machine's metadata-only mode the LVs have no device,
+// which the callers do not need.
+func lvmdOnLoop(t *testing.T, prefix string) (*testutil.LVMEnv, string, func(context.Context) (*daemon.Instance, error)) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTools(t, "lvm")
+	dev := testutil.LoopDevice(t, testutil.Dir(t), 1<<30)
+	env := testutil.NewLVMEnv(t, dev)
+	vg := testutil.UniqueName(prefix)
+	env.VG(t, vg, dev)
+	zero := resource.MustParse("0")
+	cfg := &lvmconfig.Config{
+		LVM:           lvmconfig.LVMSettings{Path: "lvm", Env: env.EnvMap()},
+		Activation:    lvmconfig.ActivationLVM,
+		DeviceClasses: []lvmconfig.DeviceClass{{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero}},
+	}
+	cfg.Default()
+	return env, vg, func(ctx context.Context) (*daemon.Instance, error) {
+		return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
+	}
 }

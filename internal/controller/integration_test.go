@@ -23,8 +23,6 @@ import (
 	"github.com/toposuite/toposuite/internal/daemon"
 	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
-	"github.com/toposuite/toposuite/lvmd"
-	lvmconfig "github.com/toposuite/toposuite/lvmd/config"
 )
 
 func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
@@ -121,24 +119,8 @@ func TestIntegrationNodeCleanupAndLeakCollector(t *testing.T) {
 // every revision handed out.
 func TestIntegrationCapacityRevision(t *testing.T) {
 	t.Run("lvm", func(t *testing.T) {
-		testutil.RequireRoot(t)
-		testutil.RequireTools(t, "lvm")
-		dev := testutil.LoopDevice(t, testutil.Dir(t), 1<<30)
-		env := testutil.NewLVMEnv(t, dev)
-		vg := testutil.UniqueName("revvg")
-		env.VG(t, vg, dev)
-		zero := resource.MustParse("0")
-		// LVM's own activation: in this machine's metadata-only mode the
-		// LVs have no device, which nothing here needs.
-		cfg := &lvmconfig.Config{
-			LVM:           lvmconfig.LVMSettings{Path: "lvm", Env: env.EnvMap()},
-			Activation:    lvmconfig.ActivationLVM,
-			DeviceClasses: []lvmconfig.DeviceClass{{Name: "ssd", VolumeGroup: vg, Default: true, Spare: &zero}},
-		}
-		cfg.Default()
-		capacityRevisions(t, csi.LVMDriver("topolvm.io"), func(ctx context.Context) (*daemon.Instance, error) {
-			return lvmd.Start(ctx, cfg, testr.NewWithInterface(t, testr.Options{}).WithName("lvmd"))
-		})
+		_, _, start := lvmdOnLoop(t, "revvg")
+		capacityRevisions(t, csi.LVMDriver("topolvm.io"), start)
 	})
 	t.Run("btrfs", func(t *testing.T) {
 		testutil.RequireRoot(t)
