@@ -54,8 +54,10 @@ type Backend struct {
 	deflt     *pool
 
 	locks keylock.Map
-	rw    sync.RWMutex
-	mu    sync.Mutex // guards the pools' bookkeeping
+	// refreshing makes polls one at a time; volume operations never wait
+	// for a poll (Refresh).
+	refreshing sync.Mutex
+	mu         sync.Mutex // guards the pools' bookkeeping
 }
 
 type pool struct {
@@ -70,6 +72,9 @@ type pool struct {
 	// budget: its limit, or its referenced bytes when it has none.
 	committed map[string]int64
 	reserved  int64
+	// changes counts the commitments the daemon set or dropped, so that a
+	// poll that read the pool meanwhile knows its reading is stale.
+	changes uint64
 }
 
 // New checks every pool (a btrfs filesystem with quotas on, or turned on

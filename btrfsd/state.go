@@ -76,40 +76,75 @@ func getxattr(path, attr string) string {
 
 // Refresh implements daemon.Backend: each pool directory, its qgroups and
 // its filesystem's statfs are read again. No process is forked.
+//
+// Volume operations go on while a pool is read (at 5,000 subvolumes a
+// read takes a good part of a second, and creates waiting for it took
+// seconds: BenchmarkScaleVolumes). The daemon's own operations keep the
+// bookkeeping exact; a reading replaces it only if no operation changed
+// it meanwhile, else the pool is read again, up to staleReads times, and
+// after that the poll keeps the figures it has (the next poll tries again).
 func (b *Backend) Refresh(ctx context.Context) (storage.Capacity, error) {
-	b.rw.Lock()
-	defer b.rw.Unlock()
+	b.refreshing.Lock()
+	defer b.refreshing.Unlock()
 	for _, p := range b.pools {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		usage, err := btrfs.Usage(p.Path)
-		if err != nil {
-			return nil, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
-		}
-		subs, err := scan(p.Path)
-		if err != nil {
-			return nil, err
-		}
-		qgroups, err := btrfs.Qgroups(b.sysfsRoot, p.fsid)
-		if err != nil {
-			return nil, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
-		}
-		committed := make(map[string]int64, len(subs))
-		for _, s := range subs {
-			q := qgroups[s.info.ID]
-			if q.Limit > 0 {
-				committed[s.name] = int64(q.Limit)
-			} else {
-				committed[s.name] = int64(q.Referenced)
+		for range staleReads {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			fresh, err := b.refreshPool(p)
+			if err != nil {
+				return nil, err
+			}
+			if fresh {
+				break
 			}
 		}
-		b.mu.Lock()
-		p.fsSize, p.fsFree, p.committed = usage.Size, usage.Free, committed
-		p.budget = config.Bytes(p.Budget, usage.Size)
-		b.mu.Unlock()
 	}
 	return b.Capacity(), nil
+}
+
+// staleReads bounds the reads of a pool in one poll while the daemon's
+// operations keep changing it.
+const staleReads = 3
+
+// refreshPool reads one pool and applies the reading unless an operation
+// changed the bookkeeping meanwhile (fresh false). The filesystem's size
+// and free bytes are applied in any case: they need no consistency with
+// the subvolumes.
+func (b *Backend) refreshPool(p *pool) (fresh bool, err error) {
+	b.mu.Lock()
+	before := p.changes
+	b.mu.Unlock()
+	usage, err := btrfs.Usage(p.Path)
+	if err != nil {
+		return false, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
+	}
+	subs, err := scan(p.Path)
+	if err != nil {
+		return false, err
+	}
+	qgroups, err := btrfs.Qgroups(b.sysfsRoot, p.fsid)
+	if err != nil {
+		return false, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
+	}
+	committed := make(map[string]int64, len(subs))
+	for _, s := range subs {
+		q := qgroups[s.info.ID]
+		if q.Limit > 0 {
+			committed[s.name] = int64(q.Limit)
+		} else {
+			committed[s.name] = int64(q.Referenced)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.fsSize, p.fsFree = usage.Size, usage.Free
+	p.budget = config.Bytes(p.Budget, usage.Size)
+	if p.changes != before {
+		return false, nil
+	}
+	p.committed = committed
+	return true, nil
 }
 
 // Capacity implements daemon.Backend from the bookkeeping alone.
@@ -151,6 +186,7 @@ func (b *Backend) settle(p *pool, reserved int64, name string, committed int64) 
 	p.reserved -= reserved
 	if committed > 0 {
 		p.committed[name] = committed
+		p.changes++
 	}
 }
 
@@ -158,6 +194,7 @@ func (b *Backend) forget(p *pool, name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(p.committed, name)
+	p.changes++
 }
 
 func (b *Backend) available(p *pool) int64 {

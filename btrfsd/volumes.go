@@ -31,8 +31,6 @@ func (b *Backend) CreateVolume(ctx context.Context, req storage.CreateRequest) (
 	}
 	size := roundUp(req.SizeBytes)
 	defer b.locks.Lock(p.Name + "/" + req.Name)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
 
 	if !b.reserve(p, size) {
 		if v, err := b.existing(p, req.Name, size, "", req.OwnerUID); err == nil || !errors.Is(err, storage.ErrNotFound) {
@@ -163,8 +161,6 @@ func (b *Backend) CreateSnapshot(ctx context.Context, req storage.SnapshotReques
 		return storage.Volume{}, storage.ValidateSize(req.SizeBytes)
 	}
 	defer b.locks.Lock(p.Name + "/" + req.Name)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
 
 	src, err := b.volume(p, req.Source)
 	if errors.Is(err, errForeign) {
@@ -229,8 +225,6 @@ func (b *Backend) ResizeVolume(ctx context.Context, class, name string, sizeByte
 		return storage.Volume{}, err
 	}
 	defer b.locks.Lock(p.Name + "/" + name)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
 
 	v, err := b.volume(p, name)
 	if errors.Is(err, errForeign) {
@@ -281,8 +275,6 @@ func (b *Backend) RemoveVolume(ctx context.Context, class, name string, claim st
 		return err
 	}
 	defer b.locks.Lock(p.Name + "/" + name)()
-	b.rw.RLock()
-	defer b.rw.RUnlock()
 
 	v, err := b.volume(p, name)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, errForeign) {
