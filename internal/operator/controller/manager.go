@@ -41,6 +41,7 @@ func Register(mgr ctrl.Manager, namespace string, reg prometheus.Registerer, log
 	if err := reg.Register(m); err != nil {
 		return fmt.Errorf("register the health metrics: %w", err)
 	}
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m, Discovery: d}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: reader, Renderer: rd, Namespace: namespace, Log: log, Metrics: m, Discovery: d,
+		Events: mgr.GetEventRecorder("topolvm-operator")}
 	return r.SetupWithManager(mgr)
 }

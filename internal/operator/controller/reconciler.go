@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -45,6 +47,9 @@ type Reconciler struct {
 	Metrics *monitoring.Metrics
 	// Discovery tells whether the cluster serves PrometheusRules.
 	Discovery discovery.DiscoveryInterface
+	// Events, when set, records the status's changes on the
+	// TopolvmCluster (events.go).
+	Events events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=operator.topolvm.io,resources=topolvmclusters,verbs=get;list;watch;update;patch
@@ -181,6 +186,7 @@ func (r *Reconciler) nodes(ctx context.Context, tc *v1alpha1.TopolvmCluster) ([]
 // nothing else failed (the caller's error says more).
 func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, components []monitoring.Component, cause error, note string) error {
 	patch := client.MergeFrom(tc.DeepCopy())
+	before, observedBefore := slices.Clone(tc.Status.Conditions), tc.Status.ObservedGeneration
 	tc.Status.ObservedGeneration = tc.Generation
 	status.Set(&tc.Status.Conditions, tc.Generation, problems, rolling, note)
 	if cause != nil {
@@ -195,6 +201,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluste
 	}
 	if err == nil && r.Metrics != nil {
 		r.Metrics.Observe(tc.Name, tc.Status, components)
+	}
+	if err == nil {
+		r.recordTransitions(tc, before, observedBefore, cause != nil)
 	}
 	if err != nil {
 		err = fmt.Errorf("write status: %w", err)
