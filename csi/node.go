@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	mount "k8s.io/mount-utils"
@@ -212,12 +215,41 @@ func (n *Node) onlyTarget(vol *api.Volume, target string) error {
 	if err != nil {
 		return toStatus(err)
 	}
-	for _, mp := range mountPoints(vol, mounts) {
+	for _, mp := range publications(vol, mounts) {
 		if mp != target && strings.HasPrefix(mp, n.targetRoot+"/") {
 			return status.Errorf(codes.FailedPrecondition, "volume %q is single-writer and already published at %s", vol.GetName(), mp)
 		}
 	}
 	return nil
+}
+
+// publications are the mount points of a volume: mountPoints (its device
+// path as the mount source, or a directory volume's root), and, for a
+// volume on a block device, the mounts of that device found by number and
+// the binds of its device node. The mount table names a device-mapper
+// device /dev/mapper/<vg>-<lv>, not the /dev/<vg>/<lv> LVM reports; btrfs
+// shows an anonymous device number, not the disk's; and a raw block
+// publication is a bind of a devtmpfs node (its root is the node's path
+// under /dev). Only paths under /dev are looked at: a stat of a mount
+// point could hang on a dead network filesystem.
+func publications(vol *api.Volume, mounts []mount.MountInfo) []string {
+	out := mountPoints(vol, mounts)
+	var st unix.Stat_t
+	if vol.GetPath() == "" || unix.Stat(vol.GetPath(), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return out
+	}
+	isDev := func(p string) bool {
+		var d unix.Stat_t
+		return strings.HasPrefix(p, "/dev/") && unix.Stat(p, &d) == nil && d.Mode&unix.S_IFMT == unix.S_IFBLK && d.Rdev == st.Rdev
+	}
+	for _, m := range mounts {
+		sameDev := m.Major == int(unix.Major(st.Rdev)) && m.Minor == int(unix.Minor(st.Rdev))
+		bind := m.FsType == "devtmpfs" && isDev(filepath.Join("/dev", m.Root))
+		if (sameDev || isDev(m.Source) || bind) && !slices.Contains(out, m.MountPoint) {
+			out = append(out, m.MountPoint)
+		}
+	}
+	return out
 }
 
 // createEphemeral makes the volume of a CSI inline ephemeral volume from
@@ -297,10 +329,13 @@ func (n *Node) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeSta
 	}
 	vol, err := n.current(ctx, id)
 	if status.Code(err) == codes.NotFound {
-		// Published, but gone from the node: the kubelet reports the
-		// condition as an event on the pod; there is nothing to measure.
+		// Published (its path is there), but gone from the node: only
+		// something outside the driver removes a published volume (an
+		// lvremove at a shell, say); DeleteVolume comes after unpublish.
+		// The kubelet reports the condition as an event on the pod; there
+		// is nothing to measure.
 		return &csi.NodeGetVolumeStatsResponse{VolumeCondition: &csi.VolumeCondition{
-			Abnormal: true, Message: "the volume is missing on this node: " + status.Convert(err).Message(),
+			Abnormal: true, Message: fmt.Sprintf("the volume was removed outside %s while published here: %s", n.d.Name, status.Convert(err).Message()),
 		}}, nil
 	}
 	if err != nil {

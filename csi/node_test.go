@@ -41,13 +41,20 @@ func TestVolumeStatsConditions(t *testing.T) {
 	noDevice := &api.Volume{Name: "nodev", Path: dir + "/missing", Health: api.VolumeHealth_VOLUME_HEALTH_HEALTHY}
 	partial := &api.Volume{Name: "partial", Path: dir, Health: api.VolumeHealth_VOLUME_HEALTH_ABNORMAL, HealthMessage: "partial: one or more physical volumes are missing"}
 	n := NewNode(BtrfsDriver("topols.io"), "n1", listDaemon{vols: []*api.Volume{healthy, noDevice, partial}}, NewDirPublisher(nil), dir, logr.Discard())
-	for id, want := range map[string]bool{"ok": false, "nodev": true, "partial": true, "gone": true} {
+	// The daemon's health message is passed on as it is; the node words
+	// what it finds itself.
+	for id, want := range map[string]*csi.VolumeCondition{
+		"ok":      {Message: "healthy"},
+		"nodev":   {Abnormal: true, Message: "the volume's device or directory is missing: stat " + dir + "/missing: no such file or directory"},
+		"partial": {Abnormal: true, Message: partial.HealthMessage},
+		"gone":    {Abnormal: true, Message: `the volume was removed outside topols.io while published here: volume "gone" is not on node n1`},
+	} {
 		resp, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: id, VolumePath: dir})
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		if resp.VolumeCondition.Abnormal != want {
-			t.Errorf("%s: condition %v, want abnormal=%v", id, resp.VolumeCondition, want)
+		if got := resp.VolumeCondition; got.Abnormal != want.Abnormal || got.Message != want.Message {
+			t.Errorf("%s: condition %v, want %v", id, got, want)
 		}
 	}
 	_, err := n.NodeGetVolumeStats(context.Background(), &csi.NodeGetVolumeStatsRequest{VolumeId: "ok", VolumePath: dir + "/nope"})
