@@ -268,7 +268,7 @@ func (b *Backend) toVolume(c *class, lv lvm.LV) storage.Volume {
 	if lv.Attr.Active() {
 		v.Path = lv.Path
 	}
-	if msg := lv.Attr.Health(); msg != "" {
+	if msg := b.health(lv); msg != "" {
 		v.Health, v.HealthMessage = storage.HealthAbnormal, msg
 	}
 	if lv.HasTag(copyingTag) {
