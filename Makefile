@@ -77,7 +77,7 @@ test-integration: deps tools-e2e ## Integration tests: real LVM and btrfs on loo
 	  $(GO) test $(TEST_FLAGS) -tags integration -run Integration -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_PKGS)
 
 .PHONY: bench
-bench: deps tools-e2e bench-cluster ## Benchmarks against the raw tools, through the API server and on the local cluster; prints figures and ratios.
+bench: deps tools-e2e bench-cluster bench-vm ## Benchmarks against the raw tools, through the API server, on the local cluster and in the VM; prints figures and ratios.
 	@echo ">> benchmarks (real LVM and btrfs on loop devices, real kube-apiserver)"
 	@trap '$(MAKE) --no-print-directory clean-test-leftovers' EXIT; \
 	  KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_REQUIRE_ENVTEST=1 $(GO) test -count=1 -tags integration -run '^$$' -bench . -benchtime 1x -timeout 30m ./lvmd/... ./btrfsd/... ./csi/... ./scheduler/...

@@ -32,6 +32,11 @@ import (
 
 type vmRigSpec struct {
 	disks []string
+	// vg, when set, is a volume group made before (by lvmd prepare, in
+	// env): the rig serves it rather than making one, and leaves its
+	// removal to whoever made it.
+	vg  string
+	env *testutil.LVMEnv
 	// pool, when set, is the size of a thin pool named vmPool made before
 	// lvmd starts (lvmd serves pools, it does not make them).
 	pool int64
@@ -59,9 +64,12 @@ func newVMRig(t *testing.T, spec vmRigSpec) *vmRig {
 	if !testutil.DeviceMapper() {
 		t.Fatal("the VM's kernel has no device-mapper")
 	}
-	env := testutil.NewLVMEnv(t, spec.disks...)
-	vg := testutil.UniqueName("vmvg")
-	env.VG(t, vg, spec.disks...)
+	env, vg := spec.env, spec.vg
+	if vg == "" {
+		env = testutil.NewLVMEnv(t, spec.disks...)
+		vg = testutil.UniqueName("vmvg")
+		env.VG(t, vg, spec.disks...)
+	}
 	if spec.pool > 0 {
 		env.LVM(t, "lvcreate", "-y", "-T", "-L", strconv.FormatInt(spec.pool, 10)+"b", vg+"/"+vmPool)
 	}

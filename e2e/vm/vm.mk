@@ -10,10 +10,10 @@
 # Directory of this file, resolved when it is included.
 VM_SRC           := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 TOPOSUITE_VM_DIR ?= $(HOME)/.cache/toposuite/vm
-VM_TIMEOUT       ?= 30m
+VM_TIMEOUT       ?= 45m
 # The packages whose tests boot a VM. One VM at a time (-p 1): each takes a
 # core or two of TCG emulation.
-VM_PKGS          := ./internal/testutil/vm/ ./lvmd/
+VM_PKGS          := ./internal/testutil/vm/ ./lvmd/ ./csi/
 
 # make test runs the lane once, in test-vm: test-integration, which would
 # also run the TestIntegrationVM* tests, leaves them to it.
@@ -33,3 +33,9 @@ test-vm: vm-assets ## lvmd on real device-mapper in a qemu VM: LVM activation, t
 	@echo ">> VM lane: lvmd's production path in a qemu VM (TCG); one boot for the lvmd suite, progress below"
 	TOPOSUITE_VM_DIR='$(TOPOSUITE_VM_DIR)' TOPOSUITE_REQUIRE_VM=1 \
 	  $(GO) test $(TEST_FLAGS) -p 1 -v -tags integration -run TestIntegrationVM -timeout $(VM_TIMEOUT) $(VM_PKGS)
+
+.PHONY: bench-vm
+bench-vm: vm-assets ## lvmd against the raw lvm CLI with LVM's activation, in the qemu VM: prints ops/s and the ratio.
+	@echo ">> VM lane: create+remove through lvmd against lvcreate/lvremove, with real activation, in a qemu VM (TCG)"
+	TOPOSUITE_VM_DIR='$(TOPOSUITE_VM_DIR)' TOPOSUITE_REQUIRE_VM=1 TOPOSUITE_VM_BENCH=1 \
+	  $(GO) test -count=1 -v -tags integration -run '^TestVMLaneBenchmark$$' -timeout $(VM_TIMEOUT) ./lvmd/
