@@ -75,6 +75,9 @@ type pool struct {
 	// changes counts the commitments the daemon set or dropped, so that a
 	// poll that read the pool meanwhile knows its reading is stale.
 	changes uint64
+	// ids are the subvolume ids the last poll found, guarded by
+	// Backend.refreshing.
+	ids map[string]subvolID
 }
 
 // New checks every pool (a btrfs filesystem with quotas on, or turned on

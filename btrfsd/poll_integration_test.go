@@ -12,9 +12,10 @@ import (
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
-// A poll reads a pool in full only when its filesystem's generation moved.
-// Each change made by hand to an existing pool moves it, so the Watch
-// stream shows it: a quota limit raised on a volume, a volume deleted.
+// A poll remembers each subvolume's id and reads only its quota figures
+// again; every change made by hand still shows in the capacity: a quota
+// limit raised on a volume, a volume deleted, a subvolume made again under
+// a name the poll remembers.
 func TestIntegrationPollSeesChangesByHand(t *testing.T) {
 	r := newRig(t, gib, "500Mi") // a budget, so that limits show in the capacity
 	c := testutil.Context(t)
@@ -22,8 +23,8 @@ func TestIntegrationPollSeesChangesByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(r.pool, "vol")
-	// Let polls pass with nothing changed, so the pool's generation is
-	// the one of its last full read.
+	// Let polls pass with nothing changed, so that the ids are
+	// remembered.
 	base := r.available()
 	time.Sleep(5 * r.cfg.PollInterval.Duration)
 	if a := r.available(); a != base {
@@ -35,4 +36,11 @@ func TestIntegrationPollSeesChangesByHand(t *testing.T) {
 
 	testutil.Run(t, nil, "btrfs", "subvolume", "delete", path)
 	testutil.Eventually(t, "the deleted volume's room back", func() bool { return r.available() == base+50*mib })
+
+	// Made again under the same name: another subvolume, whose limit
+	// counts, not the remembered one's.
+	testutil.Run(t, nil, "btrfs", "subvolume", "create", path)
+	testutil.Run(t, nil, "btrfs", "qgroup", "limit", strconv.FormatInt(30*mib, 10), path)
+	testutil.Eventually(t, "the new subvolume's limit in the capacity", func() bool { return r.available() == base+20*mib })
+	testutil.Run(t, nil, "btrfs", "subvolume", "delete", path)
 }

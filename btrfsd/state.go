@@ -119,23 +119,11 @@ func (b *Backend) refreshPool(p *pool) (fresh bool, err error) {
 	if err != nil {
 		return false, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
 	}
-	subs, err := scan(p.Path)
+	committed, ids, err := commitments(p.Path, b.sysfsRoot, p.fsid, p.ids)
 	if err != nil {
 		return false, err
 	}
-	qgroups, err := btrfs.Qgroups(b.sysfsRoot, p.fsid)
-	if err != nil {
-		return false, storage.Errorf(storage.ErrUnavailable, "pool %q: %w", p.Name, err)
-	}
-	committed := make(map[string]int64, len(subs))
-	for _, s := range subs {
-		q := qgroups[s.info.ID]
-		if q.Limit > 0 {
-			committed[s.name] = int64(q.Limit)
-		} else {
-			committed[s.name] = int64(q.Referenced)
-		}
-	}
+	p.ids = ids
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p.fsSize, p.fsFree = usage.Size, usage.Free

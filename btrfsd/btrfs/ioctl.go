@@ -240,7 +240,12 @@ func IsSubvolume(path string) (bool, error) {
 	if err := unix.Stat(path, &st); err != nil {
 		return false, err
 	}
-	return st.Ino == 256 && st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+	return IsSubvolumeStat(&st), nil
+}
+
+// IsSubvolumeStat is IsSubvolume from a stat already made.
+func IsSubvolumeStat(st *unix.Stat_t) bool {
+	return st.Ino == 256 && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // Sync commits the current transaction so that quota figures are current.

@@ -94,6 +94,30 @@ func QgroupOf(sysfsRoot, fsid string, id uint64) (Qgroup, error) {
 	return readQgroup(filepath.Join(dir, "0_"+strconv.FormatUint(id, 10)), strconv.FormatUint(id, 10))
 }
 
+// Commitment returns what subvolume id takes from a budget: its qgroup's
+// limit, or its referenced bytes when it has none. It reads one sysfs file
+// (two without a limit) rather than the three of QgroupOf, for polls over
+// thousands of subvolumes.
+func Commitment(sysfsRoot, fsid string, id uint64) (uint64, error) {
+	dir := filepath.Join(sysfsRoot, fsid, "qgroups", "0_"+strconv.FormatUint(id, 10))
+	read := func(name string) (uint64, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return 0, err
+		}
+		v, err := ParseSysfsUint(b)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s: %w", dir, name, err)
+		}
+		return v, nil
+	}
+	limit, err := read("max_referenced")
+	if err != nil || limit > 0 {
+		return limit, err
+	}
+	return read("referenced")
+}
+
 func readQgroup(dir, id string) (Qgroup, error) {
 	var q Qgroup
 	var err error
