@@ -5,6 +5,7 @@
 #
 # CLUSTER_DIR   lab directory (default: $TOPOSUITE_CLUSTER_DIR, else /var/tmp/toposuite-cluster)
 # CLUSTER_NODES number of kubelet nodes (default 3)
+# CHAOS_ROUNDS  rounds of make test-chaos (default 10; make test-e2e runs 1)
 
 CLUSTER_SRC      := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 CLUSTER_BIN      := $(CURDIR)/bin/toposuite-cluster
@@ -19,6 +20,8 @@ E2E_OPERATOR_DIR ?= /var/tmp/toposuite-e2e-operator
 # Parallel end-to-end tests: they wait on the cluster, not on the CPU, so
 # more than go test's default (GOMAXPROCS, 2 here).
 E2E_PARALLEL     ?= 8
+# Rounds of kills of make test-chaos (TestE2EChaos; make test-e2e runs one).
+CHAOS_ROUNDS     ?= 10
 # Debian packages the nodes need, and a command proving each (same order).
 CLUSTER_PACKAGES := containerd runc containernetworking-plugins iptables iproute2 lvm2 btrfs-progs
 CLUSTER_COMMANDS := containerd runc /usr/lib/cni/bridge iptables ip lvm mkfs.btrfs
@@ -69,3 +72,10 @@ test-e2e-operator: deps cluster-deps tools-e2e images cluster-build ## The opera
 	@trap "[ ! -e '$(E2E_OPERATOR_DIR)' ] || '$(CLUSTER_BIN)' down --dir '$(E2E_OPERATOR_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
 	  TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_OPERATOR_DIR='$(E2E_OPERATOR_DIR)' \
 	  $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout $(E2E_TIMEOUT) -v -run E2E ./e2e/operator/
+
+.PHONY: test-chaos
+test-chaos: deps cluster-deps tools-e2e images cluster-build ## The chaos test's long run (CHAOS_ROUNDS rounds of kills, default 10; CHAOS_SEED replays one) and the failover test on one fresh local cluster, torn down afterwards (root).
+	@echo ">> chaos: $(CHAOS_ROUNDS) rounds on one local cluster with $(CLUSTER_NODES) kubelet nodes in $(E2E_DIR)"
+	@trap "[ ! -e '$(E2E_DIR)' ] || '$(CLUSTER_BIN)' down --dir '$(E2E_DIR)' --tools '$(E2E_TOOLS_BIN)' --repo '$(CURDIR)' >/dev/null" EXIT; \
+	  CHAOS_ROUNDS=$(CHAOS_ROUNDS) TOPOSUITE_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS='$(E2E_TOOLS_BIN)' TOPOSUITE_E2E_NODES=$(CLUSTER_NODES) \
+	  TOPOSUITE_E2E_DIR='$(E2E_DIR)' $(GO) test $(or $(TEST_FLAGS),-count=1) -tags e2e -timeout 90m -v -run 'TestE2E(Chaos|Failover)$$' ./$(CLUSTER_SRC)/
