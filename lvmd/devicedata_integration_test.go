@@ -49,15 +49,21 @@ func wantOnly(t *testing.T, path string, b byte, off, size int64) {
 // matters.
 func fillByte(t *testing.T, path string, size int64, b byte) {
 	t.Helper()
+	fillRange(t, path, 0, size, b)
+}
+
+// fillRange writes n bytes of b at off into path and syncs it.
+func fillRange(t *testing.T, path string, off, n int64, b byte) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	buf := bytes.Repeat([]byte{b}, dataChunk)
-	for o := int64(0); o < size; o += dataChunk {
-		n := min(dataChunk, size-o)
-		if _, err := f.WriteAt(buf[:n], o); err != nil {
+	for o := off; o < off+n; o += dataChunk {
+		l := min(dataChunk, off+n-o)
+		if _, err := f.WriteAt(buf[:l], o); err != nil {
 			t.Fatalf("write %s at %d: %v", path, o, err)
 		}
 	}
@@ -66,8 +72,8 @@ func fillByte(t *testing.T, path string, size int64, b byte) {
 	}
 }
 
-// holdsByte reports whether path holds byte b anywhere in [off, size).
-func holdsByte(t *testing.T, path string, b byte, off, size int64) bool {
+// holdsByte reports whether path holds byte b anywhere in [off, end).
+func holdsByte(t *testing.T, path string, b byte, off, end int64) bool {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -75,8 +81,8 @@ func holdsByte(t *testing.T, path string, b byte, off, size int64) bool {
 	}
 	defer f.Close()
 	buf := make([]byte, dataChunk)
-	for o := off; o < size; o += dataChunk {
-		n := min(dataChunk, size-o)
+	for o := off; o < end; o += dataChunk {
+		n := min(dataChunk, end-o)
 		if _, err := f.ReadAt(buf[:n], o); err != nil {
 			t.Fatalf("read %s at %d: %v", path, o, err)
 		}
