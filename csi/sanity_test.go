@@ -3,18 +3,22 @@
 package csi_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/toposuite/toposuite/internal/exec"
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
 // runSanity runs csi-sanity v5.6.0 (built by make tools-e2e) against the
 // plugins' real sockets. skip lists the specs this driver cannot pass, each
-// with its reason in the caller.
-func runSanity(t *testing.T, p *plugins, params string, skip []string) {
+// with its reason in the caller; extra flags override the defaults (sizes,
+// access type, a -ginkgo.focus).
+func runSanity(t *testing.T, p *plugins, params string, skip []string, extra ...string) {
 	t.Helper()
 	bin := testutil.Tool(t, "csi-sanity")
 	dir := filepath.Join(p.kubeletDir, "sanity")
@@ -34,7 +38,13 @@ func runSanity(t *testing.T, p *plugins, params string, skip []string) {
 	if len(skip) > 0 {
 		args = append(args, "-ginkgo.skip", strings.Join(skip, "|"))
 	}
-	out, err := testutil.RunErr(nil, bin, args...)
+	args = append(args, extra...)
+	// Minutes on the host, and more in the VM lane, where the plugins'
+	// CPU-bound work is emulated: bounded well above both.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	res, err := exec.NewLocal(exec.Options{}).Run(ctx, bin, args...)
+	out := string(res.Stdout)
 	// Print the summary lines either way; the full report on failure.
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "Ran ") || strings.Contains(l, "Passed") || strings.Contains(l, "FAIL") {
