@@ -71,3 +71,27 @@ func spread(size int64) [][2]int64 {
 	}
 	return append(out, [2]int64{size - vmMiB, vmMiB})
 }
+
+// On a thin class, discard sends the volume's blocks back to the pool
+// before the removal: the removal works on the real kernel, the pool is
+// empty after it, and a new thin volume reads zeros (the pool zeroes the
+// blocks it gives out).
+func TestVMWipeOnRemoveThinDiscard(t *testing.T) {
+	r := newVMRig(t, vmRigSpec{disks: vmDisks[:1], pool: 128 * vmMiB, classes: []config.DeviceClass{{
+		Name: "thin", Default: true, Type: config.TypeThin, WipeOnRemove: config.WipeDiscard,
+		ThinPool: &config.ThinPool{Name: vmPool, OverprovisionRatio: 1},
+	}}})
+	const size = 64 * vmMiB
+	old := r.create(&api.CreateVolumeRequest{Name: "old", SizeBytes: size})
+	fillByte(t, old.Path, size, 0xA5)
+	if pct := r.lvsFloat(r.vg+"/"+vmPool, "data_percent"); pct < 45 {
+		t.Fatalf("pool data after writing 64 MiB of 128 MiB = %.2f%%: the test proves nothing", pct)
+	}
+	r.remove("", "old")
+	if pct := r.lvsFloat(r.vg+"/"+vmPool, "data_percent"); pct != 0 {
+		t.Errorf("pool data after the removal = %.2f%%, want 0", pct)
+	}
+	n := r.create(&api.CreateVolumeRequest{Name: "new", SizeBytes: size})
+	wantZeros(t, n.Path, 0, size)
+	r.remove("", "new")
+}
