@@ -3,7 +3,7 @@
 package csi_test
 
 // VOLUME_CONDITION from real faults, on real device-mapper: a thin pool
-// that fills up, an LV removed behind lvmd's back.
+// that fills up, an LV removed behind lvmd's back, a VG that lost a PV.
 // Each fault is reported on the faulty volume in words a person can act
 // on, and the node keeps serving its other volumes.
 
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -50,6 +51,50 @@ func TestVMConditionRemovedLV(t *testing.T) {
 	v := r.published(t, "victim", classThick, 32*mib, blockCap())
 	r.env.LVM(t, "lvremove", "-y", r.vg+"/"+v.id)
 	r.wantCondition(t, v, true, fmt.Sprintf("the volume was removed outside topolvm.io while published here: volume %q is not on node %s", v.id, nodeName))
+	r.wantHealthy(t, healthy)
+}
+
+func TestVMConditionLostPV(t *testing.T) {
+	// The second PV is a device-mapper device over /dev/vdc whose table
+	// the test swaps for an error table: the disk fails, as if pulled.
+	// (virtio disks have no SCSI state to set offline.)
+	const dm = "csivm-failing"
+	sectors := strings.TrimSpace(testutil.Run(t, nil, "blockdev", "--getsz", vmDisks[2]))
+	linear := "0 " + sectors + " linear " + vmDisks[2] + " 0"
+	// No udev in the guest: dmsetup makes the /dev/mapper node itself.
+	testutil.Run(t, nil, "dmsetup", "create", "--noudevsync", "--noudevrules", dm, "--table", linear)
+	testutil.Run(t, nil, "dmsetup", "mknodes", dm)
+	t.Cleanup(func() { testutil.Run(t, nil, "dmsetup", "remove", dm) }) // after the VG is gone
+	failing := "/dev/mapper/" + dm
+	r := newVMRig(t, vmRigSpec{pvs: []string{vmDisks[1], failing}})
+
+	// The healthy volume comes first, so LVM puts it on the first PV; the
+	// spanning one takes nearly all the room left, more than either PV
+	// has, so it has extents on both.
+	healthy := r.healthyVolume(t)
+	free := r.env.LVM(t, "vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", r.vg)
+	var vgFree int64
+	if _, err := fmt.Sscan(free, &vgFree); err != nil {
+		t.Fatalf("vg_free %q: %v", free, err)
+	}
+	v := r.published(t, "spanning", classThick, vgFree-64*mib, blockCap())
+	if devs := r.devices(t, healthy.id); strings.Contains(devs, failing) {
+		t.Fatalf("the healthy volume is on the disk to fail: %s", devs)
+	}
+	if devs := r.devices(t, v.id); !strings.Contains(devs, failing) || !strings.Contains(devs, vmDisks[1]) {
+		t.Fatalf("the spanning volume is not on both PVs: %s", devs)
+	}
+
+	setTable := func(table string) {
+		testutil.Run(t, nil, "dmsetup", "suspend", dm)
+		testutil.Run(t, nil, "dmsetup", "load", dm, "--table", table)
+		testutil.Run(t, nil, "dmsetup", "resume", dm)
+	}
+	setTable("0 " + sectors + " error")
+	// The disk comes back before the volumes are deleted: LVM changes no
+	// VG with a PV missing.
+	t.Cleanup(func() { setTable(linear) })
+	r.wantCondition(t, v, true, fmt.Sprintf("the volume group %s lost a physical volume: part of this volume is on a disk LVM cannot find, and reads and writes there fail", r.vg))
 	r.wantHealthy(t, healthy)
 }
 
@@ -138,6 +183,12 @@ func (r *vmRig) wantHealthy(t *testing.T, v vmVolume) {
 	if s.GetVolumeCondition().GetAbnormal() || len(s.Usage) == 0 || s.Usage[0].Used < 4*mib || s.Usage[0].Total < 32*mib {
 		t.Errorf("stats of the healthy volume %s: %v", v.id, s)
 	}
+}
+
+// devices lists the PVs an LV has extents on.
+func (r *vmRig) devices(t *testing.T, lv string) string {
+	t.Helper()
+	return r.env.LVM(t, "lvs", "--noheadings", "-o", "devices", r.vg+"/"+lv)
 }
 
 // fill writes size bytes into the block device published at target and
