@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -58,6 +59,8 @@ func (c *Controller) SetClaimEvents(e ClaimEvents) { c.events = e }
 func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
 	resp, err := c.createVolume(ctx, req)
 	if err != nil && c.events != nil {
+		ctx, cancel := eventContext(ctx)
+		defer cancel()
 		p := req.GetParameters()
 		if claim := (Claim{Namespace: p[paramClaimNamespace], Name: p[paramClaimName]}); claim.Name != "" && claim.Namespace != "" {
 			if reason, note := c.createAdvice(ctx, req, err); reason != "" {
@@ -74,11 +77,20 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 func (c *Controller) ControllerExpandVolume(ctx context.Context, req *csi.ControllerExpandVolumeRequest) (*csi.ControllerExpandVolumeResponse, error) {
 	resp, err := c.controllerExpandVolume(ctx, req)
 	if err != nil && c.events != nil && req.GetVolumeId() != "" {
+		ctx, cancel := eventContext(ctx)
+		defer cancel()
 		if reason, note := c.expandAdvice(ctx, req, err); reason != "" {
 			c.events.Warn(ctx, Claim{VolumeID: req.GetVolumeId()}, reason, "ExpandVolume", note)
 		}
 	}
 	return resp, err
+}
+
+// eventContext is the request's context for the Event's reads and write,
+// without its deadline: a request that failed by running out of time
+// (a node that never answers) still gets its Event.
+func eventContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 // createAdvice says why a CreateVolume failed and what to do, or "" for a

@@ -3,8 +3,10 @@
 package csi_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	topocsi "github.com/toposuite/toposuite/csi"
+	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
@@ -22,7 +25,8 @@ import (
 // cannot be made or grown, recorded by the real controller plugin on real
 // claims of a real API server, over lvmd with a 3 GiB volume group: no
 // room for the claim, a device class no node has, the chosen node deleted,
-// no room to grow; a repeated failure makes no second Event.
+// no room to grow, the volume's node deleted; a repeated failure makes no
+// second Event.
 func TestIntegrationControllerClaimEvents(t *testing.T) {
 	p, _, _ := lvmRig(t)
 	ctx := testutil.Context(t)
@@ -80,6 +84,20 @@ func TestIntegrationControllerClaimEvents(t *testing.T) {
 		}
 	}
 
+	// bind makes the PersistentVolume of volume id, bound to the claim, as
+	// csi-provisioner and kube-controller-manager would.
+	bind := func(pvc *corev1.PersistentVolumeClaim, id string) {
+		t.Helper()
+		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-" + string(pvc.UID)}, Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: pvc.Name, UID: pvc.UID},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: p.d.Name, VolumeHandle: id}}}}
+		if err := p.c.Create(ctx, pv); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	big := claim("big")
 	_, err := create(big, 10<<30, nil, p.topology())
 	testutil.WantCode(t, err, codes.ResourceExhausted, "a volume larger than the volume group")
@@ -104,18 +122,27 @@ func TestIntegrationControllerClaimEvents(t *testing.T) {
 	}
 	id := vol.Volume.VolumeId
 	t.Cleanup(func() { _, _ = p.ctl.DeleteVolume(testutil.Context(t), &csi.DeleteVolumeRequest{VolumeId: id}) })
-	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-" + string(grow.UID)}, Spec: corev1.PersistentVolumeSpec{
-		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")},
-		AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-		ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: grow.Name, UID: grow.UID},
-		PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: p.d.Name, VolumeHandle: id}}}}
-	if err := p.c.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
+	bind(grow, id)
 	_, err = p.ctl.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id,
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 10 << 30}, VolumeCapability: blockCap()})
 	testutil.WantCode(t, err, codes.OutOfRange, "growing past the volume group")
 	wantEvent(grow, topocsi.ReasonNotEnoughCapacity, "ExpandVolume", "Node "+nodeName+" has no room to grow the volume", "set the claim's request back")
+
+	// A volume whose node was deleted: the node never answers the growth,
+	// the call runs out of time, and the claim is told why.
+	far := claim("far")
+	lv := &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-" + string(far.UID)}, Spec: v1.LogicalVolumeSpec{
+		DriverName: p.d.Name, Name: "pvc-" + string(far.UID), NodeName: "node-deleted", DeviceClass: "ssd", Size: resource.MustParse("64Mi")}}
+	if err := p.c.Create(ctx, lv); err != nil {
+		t.Fatal(err)
+	}
+	bind(far, lv.Name)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = p.ctl.ControllerExpandVolume(short, &csi.ControllerExpandVolumeRequest{VolumeId: lv.Name,
+		CapacityRange: &csi.CapacityRange{RequiredBytes: 128 * mib}, VolumeCapability: blockCap()})
+	testutil.WantCode(t, err, codes.DeadlineExceeded, "growing a volume whose node is gone")
+	wantEvent(far, topocsi.ReasonNodeGone, "ExpandVolume", "The volume is on node node-deleted, which no longer exists", "Restore its data")
 
 	// The provisioner retries: the same failure again is folded into the
 	// first Event (a series), not a new one. A different failure recorded
