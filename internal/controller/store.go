@@ -123,14 +123,33 @@ func (s *Store) wait(ctx context.Context, name string, done func(*v1.LogicalVolu
 	}
 }
 
+// answered: the node made the volume or said why not. An object being
+// deleted answers nothing: its volume is on its way out.
 func answered(lv *v1.LogicalVolume) bool {
-	return lv != nil && (lv.Status.VolumeID != "" || lv.Status.Code != "")
+	return lv != nil && lv.DeletionTimestamp.IsZero() && (lv.Status.VolumeID != "" || lv.Status.Code != "")
 }
 
 // CreateAndWait implements csi.VolumeStore.
 func (s *Store) CreateAndWait(ctx context.Context, lv *v1.LogicalVolume) (*v1.LogicalVolume, error) {
-	if err := s.c.Create(ctx, lv); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
+	for {
+		err := s.c.Create(ctx, lv.DeepCopy())
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, err
+		}
+		if err == nil {
+			break
+		}
+		// The volume exists. If it is being deleted (the leak collector
+		// took it after an answer to an earlier CreateVolume was lost, and
+		// the claim's CreateVolume is retried now), it is waited out and
+		// made anew, rather than answered with while the node removes it.
+		cur, err := s.wait(ctx, lv.Name, func(o *v1.LogicalVolume) bool { return o == nil || o.DeletionTimestamp.IsZero() })
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if cur != nil {
+			break
+		}
 	}
 	// wait subscribes before its first read, so the node's answer cannot
 	// slip between the read and the wait.

@@ -9,13 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/toposuite/toposuite/internal/api/topolvm/v1"
-	"github.com/toposuite/toposuite/internal/controller"
-	"github.com/toposuite/toposuite/internal/scheme"
 	"github.com/toposuite/toposuite/internal/testutil"
 )
 
@@ -34,22 +30,8 @@ func (c *deleteCounter) Delete(ctx context.Context, obj client.Object, opts ...c
 // (csi-provisioner does that in bursts) makes no second delete request, and
 // one for a volume gone makes none at all.
 func TestIntegrationStoreDeletesOnce(t *testing.T) {
-	cfg, c := testutil.APIServer(t)
-	sch, _ := scheme.New()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: sch, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	counter := &deleteCounter{Client: mgr.GetClient()}
-	store, err := controller.NewStore(ctx, counter, mgr.GetCache(), "topolvm.io")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	mgr.GetCache().WaitForCacheSync(ctx)
+	var counter *deleteCounter
+	store, c := startStore(t, func(w client.Client) client.Client { counter = &deleteCounter{Client: w}; return counter })
 
 	bg := testutil.Context(t)
 	lv := &v1.LogicalVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-once", Finalizers: []string{"topolvm.io/logicalvolume"}},
