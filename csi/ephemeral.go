@@ -38,8 +38,10 @@ func (n *Node) CleanupEphemeral(ctx context.Context) error {
 	return nil
 }
 
-// inUse reports whether a mount shows the volume.
-func inUse(v *api.Volume, mounts []mount.MountInfo) bool { return len(mountPoints(v, mounts)) > 0 }
+// inUse reports whether a mount shows the volume, by name or, for a
+// volume on a block device, by device number (publications): on
+// device-mapper the mount table never shows the path LVM reports.
+func inUse(v *api.Volume, mounts []mount.MountInfo) bool { return len(publications(v, mounts)) > 0 }
 
 // mountPoints lists where the volume is mounted: its device as a mount
 // source (LVM), or its directory as a bind mount's root (btrfs).
