@@ -70,9 +70,14 @@ func (e *env) nodeVolumes() ([]nodeVolume, error) {
 type leaks struct {
 	// orphans: LVs and subvolumes without a LogicalVolume.
 	orphans []string
-	// unclaimed: LogicalVolumes of volumes without a PV, and of snapshots
-	// without a VolumeSnapshotContent.
+	// unclaimed: LogicalVolumes of volumes without a PV past their
+	// driver's leak grace, and of snapshots without a VolumeSnapshotContent.
 	unclaimed []string
+	// collecting: LogicalVolumes without a PV younger than that: a
+	// CreateVolume whose answer was lost (its caller killed, its claim
+	// deleted meanwhile) leaves one, and the controller's leak collector
+	// deletes it once it is older than the grace (--leak-grace).
+	collecting []string
 	// released: PVs of the drivers Released or Failed.
 	released []string
 }
@@ -88,6 +93,14 @@ func (l leaks) String() string {
 // VolumeSnapshotContents of both drivers.
 func (e *env) findLeaks() (leaks, error) {
 	var l leaks
+	grace := map[string]time.Duration{}
+	for _, d := range drivers {
+		g, err := e.leakGrace(d)
+		if err != nil {
+			return l, err
+		}
+		grace[d.driver] = g
+	}
 	// LogicalVolumes first, then the nodes: a volume made in between has
 	// its object already (objects come before volumes, and go after them).
 	lvs, err := e.dyn.Resource(logicalVolumes).List(e.ctx, metav1.ListOptions{})
@@ -126,9 +139,19 @@ func (e *env) findLeaks() (leaks, error) {
 		node, _, _ := unstructured.NestedString(lv.Object, "spec", "nodeName")
 		name, _, _ := unstructured.NestedString(lv.Object, "spec", "name")
 		known[node+"/"+name] = true
-		if !handles[lv.GetName()] {
-			l.unclaimed = append(l.unclaimed, fmt.Sprintf("%s (on %s, made %s ago)", lv.GetName(), node,
-				time.Since(lv.GetCreationTimestamp().Time).Round(time.Second)))
+		if handles[lv.GetName()] {
+			continue
+		}
+		driver, _, _ := unstructured.NestedString(lv.Object, "spec", "driverName")
+		access, _, _ := unstructured.NestedString(lv.Object, "spec", "accessType")
+		age := time.Since(lv.GetCreationTimestamp().Time)
+		what := fmt.Sprintf("%s (on %s, made %s ago)", lv.GetName(), node, age.Round(time.Second))
+		// A minute more than the grace: the collector's delete, the node's
+		// removal and the finalizer take their time.
+		if access != "ro" && age < grace[driver]+time.Minute {
+			l.collecting = append(l.collecting, what)
+		} else {
+			l.unclaimed = append(l.unclaimed, what)
 		}
 	}
 	for _, v := range onNodes {
@@ -138,6 +161,23 @@ func (e *env) findLeaks() (leaks, error) {
 	}
 	sort.Strings(l.orphans)
 	return l, nil
+}
+
+// leakGrace is the driver's controller's --leak-grace (the chart's
+// controller.leakGrace).
+func (e *env) leakGrace(d driverCase) (time.Duration, error) {
+	dep, err := e.cs.AppsV1().Deployments(controllerNamespace(d)).Get(e.ctx, d.name+"-controller", metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "--leak-grace="); ok {
+				return time.ParseDuration(v)
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s-controller has no --leak-grace", d.name)
 }
 
 // settledLeaks waits up to grace for the cluster to account for every

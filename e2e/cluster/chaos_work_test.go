@@ -128,18 +128,22 @@ func (w *chaosWork) oneOf(d driverCase) error {
 		}
 	}
 	// Half the time a deletion, as many as the creations: the number of
-	// live claims wanders around where it is, below the cap.
+	// live claims wanders around where it is. Past the cap a deletion
+	// comes first, and the growth or snapshot still happens.
 	const (
 		del = iota
 		grow
 		snapOrGrow
 	)
 	what := []int{del, del, grow, snapOrGrow}[w.rng.IntN(4)]
-	if len(all) > 10 {
-		what = del
-	}
 	pick := func(names []string) string { return names[w.rng.IntN(len(names))] }
-	var name string
+	var victim, name string
+	if len(all) > 10 {
+		victim = pick(all)
+		if what == del {
+			what = grow
+		}
+	}
 	switch {
 	case what == del && len(all) > 1:
 		name = pick(all)
@@ -147,8 +151,13 @@ func (w *chaosWork) oneOf(d driverCase) error {
 		name = pick(bound)
 	}
 	w.mu.Unlock()
+	if victim != "" {
+		if err := w.deleteClaim(victim); err != nil {
+			return err
+		}
+	}
 	switch {
-	case name == "":
+	case name == "" || name == victim:
 		return nil
 	case what == del:
 		return w.deleteClaim(name)
@@ -174,7 +183,10 @@ func (w *chaosWork) deleteClaim(name string) error {
 // grown).
 func (w *chaosWork) grow(name string) error {
 	pvc := w.boundClaim(name)
-	if pvc == nil {
+	if pvc == nil || len(pvc.Status.AllocatedResourceStatuses) > 0 {
+		// A growth under way, or waiting for the node: a TopoLVM
+		// filesystem grows on the node only once a pod mounts it, and
+		// Kubernetes takes no further growth before that.
 		return nil
 	}
 	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]

@@ -114,8 +114,11 @@ func TestE2EChaos(t *testing.T) {
 		w.mu.Lock()
 		c := w.counts
 		w.mu.Unlock()
-		t.Logf("round %d: %v; back %.0f s, settled %.0f s; claims checked %d (growths refused in place %d), data volumes checked %d, volumes on the nodes %d, leaks %d",
-			r, c, back.Seconds(), time.Since(t0).Seconds(), claims, refused, len(drivers), onNodes, l.count())
+		t.Logf("round %d: %v; back %.0f s, settled %.0f s; claims checked %d (growths refused in place %d), data volumes checked %d, volumes on the nodes %d, leaks %d, LogicalVolumes without a PV within the leak grace %d",
+			r, c, back.Seconds(), time.Since(t0).Seconds(), claims, refused, len(drivers), onNodes, l.count(), len(l.collecting))
+		if len(l.collecting) > 0 {
+			t.Logf("round %d: LogicalVolumes of lost CreateVolume answers, for the leak collector: %v", r, l.collecting)
+		}
 		if l.count() > 0 {
 			t.Errorf("round %d: %v", r, l)
 		}
