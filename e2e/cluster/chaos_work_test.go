@@ -296,8 +296,10 @@ func (w *chaosWork) settled(timeout time.Duration) (claims, refused int) {
 			}
 		}
 		for _, name := range gone {
-			if _, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				missing = name + " still there"
+			pvc, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+			if !apierrors.IsNotFound(err) {
+				// What holds it: finalizers, and the volume it names.
+				missing = fmt.Sprintf("%s still there (err %v): %+v, %+v", name, err, pvc.ObjectMeta, pvc.Status)
 				return false, nil
 			}
 		}
