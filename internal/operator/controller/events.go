@@ -2,10 +2,13 @@ package controller
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/toposuite/toposuite/internal/api/operator/v1alpha1"
 )
@@ -49,6 +52,38 @@ func (r *Reconciler) recordTransitions(tc *v1alpha1.TopolvmCluster, before []met
 	if !wasReady && meta.IsStatusConditionTrue(tc.Status.Conditions, v1alpha1.ConditionReady) {
 		r.Events.Eventf(tc, nil, corev1.EventTypeNormal, EventReady, "Reconcile", "Every component runs.")
 	}
+}
+
+// writtenStatus remembers the status the reconciler last wrote for each
+// cluster. The object a reconcile reads comes from the cache, which may
+// not hold that write yet: compared with it, the same new generation or
+// condition would be announced twice. A restarted operator starts from
+// the cached status again.
+type writtenStatus struct {
+	mu sync.Mutex
+	m  map[types.UID]v1alpha1.TopolvmClusterStatus
+}
+
+// before returns the conditions and observed generation the cluster had
+// before this write: the last this reconciler wrote, else the object's.
+func (w *writtenStatus) before(tc *v1alpha1.TopolvmCluster) ([]metav1.Condition, int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.m[tc.UID]
+	if !ok {
+		st = tc.Status
+	}
+	return slices.Clone(st.Conditions), st.ObservedGeneration
+}
+
+// remember records the status just written.
+func (w *writtenStatus) remember(tc *v1alpha1.TopolvmCluster) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[types.UID]v1alpha1.TopolvmClusterStatus{}
+	}
+	w.m[tc.UID] = *tc.Status.DeepCopy()
 }
 
 // degradedNote is the Degraded condition's message with what to do.

@@ -47,14 +47,21 @@ func TestIntegrationOperatorEvents(t *testing.T) {
 		if len(got) != n {
 			t.Errorf("%d %s Events, want %d", len(got), reason, n)
 		}
-		ev := got[n-1]
-		if ev.Type != typ || ev.Regarding.UID != e.cluster().UID || ev.ReportingController != "topolvm-operator" {
-			t.Errorf("%s Event: type %s, regarding %+v, reported by %s", reason, ev.Type, ev.Regarding, ev.ReportingController)
-		}
-		for _, s := range says {
-			if !strings.Contains(ev.Note, s) {
-				t.Errorf("%s Event says %q, want it to say %q", reason, ev.Note, s)
+		// A list is in no particular order: the newest Event is the one
+		// that says what it must, whichever place it has.
+		var notes []string
+		saysAll := false
+		for _, ev := range got {
+			if ev.Type != typ || ev.Regarding.UID != e.cluster().UID || ev.ReportingController != "topolvm-operator" {
+				t.Errorf("%s Event: type %s, regarding %+v, reported by %s", reason, ev.Type, ev.Regarding, ev.ReportingController)
 			}
+			notes = append(notes, ev.Note)
+			if all(ev.Note, says) {
+				saysAll = true
+			}
+		}
+		if !saysAll {
+			t.Errorf("no %s Event says all of %q: %q", reason, says, notes)
 		}
 	}
 	want(controller.EventApplied, 1, corev1.EventTypeNormal, "Applied the charts for generation 1 of the spec")
@@ -77,4 +84,14 @@ func TestIntegrationOperatorEvents(t *testing.T) {
 	e.update(func(tc *v1alpha1.TopolvmCluster) { tc.Spec.Components.Metrics.Enabled = false })
 	want(controller.EventApplied, 2, corev1.EventTypeNormal, "generation 2")
 	want(v1alpha1.ReasonDeviceRefused, 1, corev1.EventTypeWarning)
+}
+
+// all tells whether note contains every one of says.
+func all(note string, says []string) bool {
+	for _, s := range says {
+		if !strings.Contains(note, s) {
+			return false
+		}
+	}
+	return true
 }

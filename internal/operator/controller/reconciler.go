@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -50,6 +49,9 @@ type Reconciler struct {
 	// Events, when set, records the status's changes on the
 	// TopolvmCluster (events.go).
 	Events events.EventRecorder
+	// written is the status this reconciler last wrote, per cluster: the
+	// Events compare with it (events.go).
+	written writtenStatus
 }
 
 // +kubebuilder:rbac:groups=operator.topolvm.io,resources=topolvmclusters,verbs=get;list;watch;update;patch
@@ -186,7 +188,7 @@ func (r *Reconciler) nodes(ctx context.Context, tc *v1alpha1.TopolvmCluster) ([]
 // nothing else failed (the caller's error says more).
 func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluster, problems []status.Problem, rolling []string, nodes []v1alpha1.NodeStatus, components []monitoring.Component, cause error, note string) error {
 	patch := client.MergeFrom(tc.DeepCopy())
-	before, observedBefore := slices.Clone(tc.Status.Conditions), tc.Status.ObservedGeneration
+	before, observedBefore := r.written.before(tc)
 	tc.Status.ObservedGeneration = tc.Generation
 	status.Set(&tc.Status.Conditions, tc.Generation, problems, rolling, note)
 	if cause != nil {
@@ -203,6 +205,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, tc *v1alpha1.TopolvmCluste
 		r.Metrics.Observe(tc.Name, tc.Status, components)
 	}
 	if err == nil {
+		r.written.remember(tc)
 		r.recordTransitions(tc, before, observedBefore, cause != nil)
 	}
 	if err != nil {
