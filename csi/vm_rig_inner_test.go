@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,11 @@ func newVMRig(t *testing.T, spec vmRigSpec) *vmRig {
 	env := testutil.NewLVMEnv(t, spec.pvs...)
 	vg := testutil.UniqueName("csivmvg")
 	env.VG(t, vg, spec.pvs...)
+	// Registered before the plugins start, so it runs after they stop and
+	// before the VG's removal: a removal the stop cut short (an lvremove
+	// canceled mid-way) can leave an LV's device-mapper device behind,
+	// holding the disks open for the next rig's vgcreate.
+	t.Cleanup(func() { removeDMDevices(t, env, vg) })
 	zero := resource.MustParse("0")
 	classes := []lvmconfig.DeviceClass{{Name: classThick, VolumeGroup: vg, Default: true, Spare: &zero}}
 	if spec.pool > 0 {
@@ -188,4 +194,31 @@ func deleteNode(t *testing.T, c client.Client) {
 	vmEventually(t, "the Node to go", func() bool {
 		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Name: nodeName}, &corev1.Node{}))
 	})
+}
+
+// removeDMDevices deactivates vg's LVs and removes any device-mapper
+// device left of them (dm names a VG's LVs "<vg>-<lv>", dashes doubled).
+func removeDMDevices(t *testing.T, env *testutil.LVMEnv, vg string) {
+	t.Helper()
+	if out, err := testutil.RunErr(env.Env, "lvm", "vgchange", "-an", vg); err != nil {
+		t.Logf("vgchange -an %s: %v: %s", vg, err, out)
+	}
+	out, err := testutil.RunErr(nil, "dmsetup", "ls")
+	if err != nil {
+		t.Logf("dmsetup ls: %v: %s", err, out)
+		return
+	}
+	prefix := strings.ReplaceAll(vg, "-", "--") + "-"
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
+			// A command killed mid-way can leave the device suspended,
+			// which a plain remove waits on forever.
+			_, _ = testutil.RunErr(nil, "dmsetup", "resume", f[0])
+			if out, err := testutil.RunErr(nil, "dmsetup", "remove", "--force", "--retry", f[0]); err != nil {
+				t.Errorf("a device of %s outlived its plugins and cannot be removed: dmsetup remove %s: %v: %s", vg, f[0], err, out)
+			} else {
+				t.Logf("removed device-mapper device %s, left by a removal the plugins' stop cut short", f[0])
+			}
+		}
+	}
 }
